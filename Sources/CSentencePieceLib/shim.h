@@ -1,0 +1,1 @@
+/* Intentionally empty: sentencepiece is C++; see Sources/CSentencePiece for the extern "C" shim. */

@@ -1,0 +1,13 @@
+import ArgumentParser
+import IFCore
+
+/// The root command only lists subcommands; each subcommand lives in its own file.
+@main
+struct IFConvertCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ifconvert",
+        abstract: "Convert DeepFloyd IF checkpoints to GGUF packs (fp16/int8/4-bit) and verify them on the CPU.",
+        version: IFConvertVersion.string,
+        subcommands: []
+    )
+}
