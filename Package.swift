@@ -50,6 +50,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "MappedTensorsTests", dependencies: ["MappedTensors"]),
+        .testTarget(name: "IFCoreTests", dependencies: ["IFCore"]),
 
     ],
     swiftLanguageModes: [.v6]

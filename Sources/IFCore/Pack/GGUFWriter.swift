@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A tensor the writer will emit: its GGUF name, storage type and row-major shape (outermost
 /// first; the writer reverses it into `ne`).
 public struct GGUFTensorDeclaration: Sendable, Equatable {
@@ -70,95 +64,44 @@ struct GGUFEncoder {
     }
 }
 
-/// Streams a GGUF file: the header (metadata and tensor infos, with offsets computed from the
-/// declared shapes) first, then each tensor's bytes in declaration order, padded to the alignment.
-/// Metadata values whose final content is known only after the data (checksums, source hashes) are
-/// written as same-size placeholders and patched in place by `patch(_:_:)` before `finish()`.
+/// Streams a GGUF file into an `AtomicFileWriter`: the header (metadata and tensor infos, with
+/// offsets computed from the declared shapes) first, then each tensor's bytes in declaration order,
+/// padded to the alignment. Metadata values whose final content is known only after the data
+/// (checksums, source hashes) are written as same-size placeholders and patched in place by
+/// `patch(_:_:)`.
 public final class GGUFStreamWriter {
-    public let path: String
+    public let output: AtomicFileWriter
     public let tensors: [GGUFTensorDeclaration]
     public let alignment: Int
     /// Byte count of each tensor, in declaration order.
     public let byteCounts: [Int]
     /// Total file size once finished.
     public let fileByteCount: Int
-    private let fd: Int32
+    /// Bytes before the data section.
+    public let headerByteCount: Int
     private var valueRanges: [String: Range<Int>] = [:]
-    private var metadataTypes: [String: (GGUFValueType, Int)] = [:]
-    private var position = 0
     private var tensorIndex = 0
     private var tensorBytesWritten = 0
-    private var buffer: [UInt8] = []
-    private static let bufferLimit = 1 << 20
+    private var path: String { output.temporaryPath }
 
-    /// Declares the whole file and writes its header to `fileDescriptor` (an empty file the caller
-    /// owns and closes). `general.alignment` is written when `alignment` is not the default.
+    /// Declares the whole file and writes its header. `general.alignment` is written when
+    /// `alignment` is not the default or the metadata already has the key.
     public init(
-        fileDescriptor: Int32, path: String, metadata: GGUFMetadata, tensors: [GGUFTensorDeclaration],
+        output: AtomicFileWriter, metadata: GGUFMetadata, tensors: [GGUFTensorDeclaration],
         alignment: Int = GGUFLimits.defaultAlignment
     ) throws(TensorIOError) {
-        precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
-        self.fd = fileDescriptor
-        self.path = path
+        let layout = try GGUFLayout(metadata: metadata, tensors: tensors, alignment: alignment, path: output.destination)
+        self.output = output
         self.tensors = tensors
         self.alignment = alignment
-        var metadata = metadata
-        if alignment != GGUFLimits.defaultAlignment || metadata.contains("general.alignment") {
-            metadata.set("general.alignment", .uint32(UInt32(alignment)))
-        }
-
-        var names = Set<String>()
-        var counts: [Int] = []
-        for tensor in tensors {
-            guard !tensor.name.isEmpty, tensor.name.utf8.count <= GGUFLimits.maxNameByteCount else {
-                throw .unsupported(path: path, message: "tensor name '\(tensor.name)' is \(tensor.name.utf8.count) bytes (GGUF allows 1...\(GGUFLimits.maxNameByteCount)); shorten it with PackNaming")
-            }
-            guard names.insert(tensor.name).inserted else { throw .malformed(path: path, message: "duplicate tensor name '\(tensor.name)'") }
-            guard tensor.shape.count <= GGUFLimits.maxDimensions else {
-                throw .unsupported(path: path, message: "tensor '\(tensor.name)' has \(tensor.shape.count) dimensions (GGUF readers take at most \(GGUFLimits.maxDimensions))")
-            }
-            guard let elements = CheckedMath.product(tensor.shape), (tensor.shape.last ?? 1) % tensor.type.blockSize == 0,
-                  let count = tensor.type.byteCount(elementCount: elements) else {
-                throw .unsupported(path: path, message: "tensor '\(tensor.name)' shape \(tensor.shape) does not fit \(tensor.type.name) blocks of \(tensor.type.blockSize) along the last dimension")
-            }
-            counts.append(count)
-        }
-        byteCounts = counts
-
-        var header = GGUFEncoder()
-        header.bytes.append(contentsOf: GGUFLimits.magic)
-        header.append(UInt32(3))
-        header.append(UInt64(tensors.count))
-        header.append(UInt64(metadata.count))
-        for (key, value) in metadata.entries {
-            header.append(string: key)
-            header.append(value.type.rawValue)
-            let start = header.bytes.count
-            header.append(value: value)
-            valueRanges[key] = start..<header.bytes.count
-        }
-        var offset = 0
-        for (tensor, count) in zip(tensors, counts) {
-            header.append(string: tensor.name)
-            // ggml stores at least one dimension; a scalar is written as [1].
-            let ne = tensor.shape.isEmpty ? [1] : Array(tensor.shape.reversed())
-            header.append(UInt32(ne.count))
-            for extent in ne { header.append(UInt64(extent)) }
-            header.append(tensor.type.rawValue)
-            header.append(UInt64(offset))
-            offset += GGUFParser.align(count, to: alignment)!
-        }
-        let dataStart = GGUFParser.align(header.bytes.count, to: alignment)!
-        header.bytes.append(contentsOf: [UInt8](repeating: 0, count: dataStart - header.bytes.count))
-        fileByteCount = dataStart + offset
-        buffer = header.bytes
-        position = 0
-        try flush()
+        byteCounts = layout.byteCounts
+        fileByteCount = layout.fileByteCount
+        headerByteCount = layout.header.count
+        valueRanges = layout.valueRanges
+        precondition(output.bytesWritten == 0, "GGUF header must start the file")
+        try output.write(layout.header)
         try skipEmptyTensors()
     }
-
-    /// Declared byte size of the header plus data, computed without writing (for dry runs).
-    public var headerByteCount: Int { fileByteCount - byteCounts.reduce(0) { $0 + GGUFParser.align($1, to: alignment)! } }
 
     /// The tensor the next `append` continues, or nil when all are complete.
     public var currentTensor: Int? { tensorIndex < tensors.count ? tensorIndex : nil }
@@ -171,14 +114,12 @@ public final class GGUFStreamWriter {
             guard tensorIndex < tensors.count else {
                 throw .malformed(path: path, message: "\(rest.count) bytes written past the last tensor")
             }
-            let room = byteCounts[tensorIndex] - tensorBytesWritten
-            let take = min(room, rest.count)
-            try write(UnsafeRawBufferPointer(rebasing: rest[0..<take]))
+            let take = min(byteCounts[tensorIndex] - tensorBytesWritten, rest.count)
+            try output.write(UnsafeRawBufferPointer(rebasing: rest[0..<take]))
             tensorBytesWritten += take
             rest = UnsafeRawBufferPointer(rebasing: rest[take...])
             if tensorBytesWritten == byteCounts[tensorIndex] {
-                let padding = GGUFParser.align(byteCounts[tensorIndex], to: alignment)! - byteCounts[tensorIndex]
-                if padding > 0 { try write(bytes: [UInt8](repeating: 0, count: padding)) }
+                try output.writeZeros(GGUFParser.align(byteCounts[tensorIndex], to: alignment)! - byteCounts[tensorIndex])
                 tensorIndex += 1
                 tensorBytesWritten = 0
                 try skipEmptyTensors()
@@ -203,79 +144,85 @@ public final class GGUFStreamWriter {
         guard encoder.bytes.count == range.count else {
             throw .malformed(path: path, message: "cannot patch '\(key)': new value is \(encoder.bytes.count) bytes, placeholder \(range.count)")
         }
-        try flush()
-        var failure: TensorIOError?
-        encoder.bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(range.lowerBound + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = .io(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
-                    return
-                }
-                done += n
-            }
-        }
-        if let failure { throw failure }
+        try output.overwrite(at: range.lowerBound, with: encoder.bytes)
     }
 
-    /// Checks that every declared tensor was written in full and flushes buffered bytes.
+    /// Checks that every declared tensor was written in full.
     public func finish() throws(TensorIOError) {
         guard tensorIndex == tensors.count else {
             throw .malformed(path: path, message: "tensor '\(tensors[tensorIndex].name)' incomplete: \(tensorBytesWritten) of \(byteCounts[tensorIndex]) bytes written")
         }
-        try flush()
-        guard position == fileByteCount else {
-            throw .malformed(path: path, message: "wrote \(position) bytes, expected \(fileByteCount)")
+        guard output.bytesWritten == fileByteCount else {
+            throw .malformed(path: path, message: "wrote \(output.bytesWritten) bytes, expected \(fileByteCount)")
         }
     }
 
     private func skipEmptyTensors() throws(TensorIOError) {
-        while tensorIndex < tensors.count, byteCounts[tensorIndex] == 0 { tensorIndex += 1 }
-    }
-
-    private func write(bytes: [UInt8]) throws(TensorIOError) {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= Self.bufferLimit { try flush() }
-    }
-
-    private func write(_ raw: UnsafeRawBufferPointer) throws(TensorIOError) {
-        if raw.count < Self.bufferLimit / 4 {
-            buffer.append(contentsOf: raw)
-            if buffer.count >= Self.bufferLimit { try flush() }
-            return
+        while tensorIndex < tensors.count, byteCounts[tensorIndex] == 0 {
+            tensorIndex += 1
         }
-        try flush()
-        try writeFully(raw)
-    }
-
-    private func flush() throws(TensorIOError) {
-        guard !buffer.isEmpty else { return }
-        let pending = buffer
-        buffer.removeAll(keepingCapacity: true)
-        var failure: TensorIOError?
-        pending.withUnsafeBytes { raw in
-            do throws(TensorIOError) { try writeFully(raw) } catch { failure = error }
-        }
-        if let failure { throw failure }
-    }
-
-    private func writeFully(_ raw: UnsafeRawBufferPointer) throws(TensorIOError) {
-        guard let base = raw.baseAddress else { return }
-        var done = 0
-        while done < raw.count {
-            let n = systemWrite(fd, base + done, raw.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
-            }
-            done += n
-        }
-        position += raw.count
     }
 }
 
-private func systemWrite(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, pointer, count)
+/// The header bytes and sizes of a GGUF file, computed from its declaration alone (the writer
+/// and dry runs share it).
+public struct GGUFLayout {
+    public let header: [UInt8]
+    public let byteCounts: [Int]
+    public let fileByteCount: Int
+    let valueRanges: [String: Range<Int>]
+
+    public init(metadata: GGUFMetadata, tensors: [GGUFTensorDeclaration], alignment: Int = GGUFLimits.defaultAlignment, path: String) throws(TensorIOError) {
+        precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
+        var metadata = metadata
+        if alignment != GGUFLimits.defaultAlignment || metadata.contains("general.alignment") {
+            metadata.set("general.alignment", .uint32(UInt32(alignment)))
+        }
+        var names = Set<String>()
+        var counts: [Int] = []
+        for tensor in tensors {
+            guard !tensor.name.isEmpty, tensor.name.utf8.count <= GGUFLimits.maxNameByteCount else {
+                throw .unsupported(path: path, message: "tensor name '\(tensor.name)' is \(tensor.name.utf8.count) bytes (GGUF allows 1...\(GGUFLimits.maxNameByteCount)); shorten it with PackNaming")
+            }
+            guard names.insert(tensor.name).inserted else { throw .malformed(path: path, message: "duplicate GGUF tensor name '\(tensor.name)'") }
+            guard tensor.shape.count <= GGUFLimits.maxDimensions else {
+                throw .unsupported(path: path, message: "tensor '\(tensor.name)' has \(tensor.shape.count) dimensions (GGUF readers take at most \(GGUFLimits.maxDimensions))")
+            }
+            guard let elements = CheckedMath.product(tensor.shape), (tensor.shape.last ?? 1) % tensor.type.blockSize == 0,
+                  let count = tensor.type.byteCount(elementCount: elements) else {
+                throw .unsupported(path: path, message: "tensor '\(tensor.name)' shape \(tensor.shape) does not fit \(tensor.type.name) blocks of \(tensor.type.blockSize) along the last dimension")
+            }
+            counts.append(count)
+        }
+        var header = GGUFEncoder()
+        header.bytes.append(contentsOf: GGUFLimits.magic)
+        header.append(UInt32(3))
+        header.append(UInt64(tensors.count))
+        header.append(UInt64(metadata.count))
+        var ranges: [String: Range<Int>] = [:]
+        for (key, value) in metadata.entries {
+            header.append(string: key)
+            header.append(value.type.rawValue)
+            let start = header.bytes.count
+            header.append(value: value)
+            ranges[key] = start..<header.bytes.count
+        }
+        var offset = 0
+        for (tensor, count) in zip(tensors, counts) {
+            header.append(string: tensor.name)
+            // ggml stores at least one dimension; a scalar is written as [1].
+            let ne = tensor.shape.isEmpty ? [1] : Array(tensor.shape.reversed())
+            header.append(UInt32(ne.count))
+            for extent in ne { header.append(UInt64(extent)) }
+            header.append(tensor.type.rawValue)
+            header.append(UInt64(offset))
+            offset += GGUFParser.align(count, to: alignment)!
+        }
+        let dataStart = GGUFParser.align(header.bytes.count, to: alignment)!
+        header.bytes.append(contentsOf: [UInt8](repeating: 0, count: dataStart - header.bytes.count))
+        self.header = header.bytes
+        byteCounts = counts
+        fileByteCount = dataStart + offset
+        valueRanges = ranges
+    }
 }
