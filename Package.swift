@@ -39,6 +39,7 @@ let package = Package(
     targets: [
         // MARK: C libraries (found with pkg-config; apt names in `providers`)
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSentencePieceLib", pkgConfig: "sentencepiece",
                        providers: [.apt(["libsentencepiece-dev"])]),
@@ -51,7 +52,7 @@ let package = Package(
         // Memory mapping, byte views, dtypes, checked little-endian decoding: what every reader shares.
         .target(name: "MappedTensors", dependencies: ["CHalfConvert"]),
         .target(name: "SafetensorsReader", dependencies: ["MappedTensors"]),
-        .target(name: "PyTorchReader", dependencies: ["MappedTensors"]),
+        .target(name: "PyTorchReader", dependencies: ["MappedTensors", "CZlib"]),
         // Snapshot discovery, the GGUF pack (write/read/check), tensor types and their dequantization.
         .target(name: "IFCore", dependencies: ["MappedTensors", "SafetensorsReader", "PyTorchReader", "CZstd"]),
         // CPU reference runner: kernels (OpenBLAS), T5 encoder + tokenizer, IF UNets, DDPM loops, verify.
