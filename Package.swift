@@ -48,6 +48,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "MappedTensorsTests", dependencies: ["MappedTensors"]),
+        .testTarget(name: "IFQuantTests", dependencies: ["IFQuant", "IFCore"]),
 
     ],
     swiftLanguageModes: [.v6]
