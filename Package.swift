@@ -4,7 +4,27 @@
 // Dependency direction (never the other way round):
 //   IFConvert -> IFQuant -> IFRunner -> IFCore -> {SafetensorsReader, PyTorchReader} -> MappedTensors
 // C libraries are wrapped by `C`-prefixed modules, each imported by one Swift folder only.
+import Foundation
 import PackageDescription
+
+/// One test target per module. A target is declared once its folder holds Swift files, so modules
+/// can gain their tests independently. Tests read committed fixtures through `#filePath`.
+let testModules: [(name: String, dependencies: [Target.Dependency])] = [
+    ("MappedTensorsTests", ["MappedTensors"]),
+    ("SafetensorsReaderTests", ["SafetensorsReader"]),
+    ("PyTorchReaderTests", ["PyTorchReader"]),
+    ("IFCoreTests", ["IFCore"]),
+    ("IFRunnerTests", ["IFRunner"]),
+    ("IFQuantTests", ["IFQuant"]),
+    ("IFConvertTests", ["IFConvert", "IFCore"]),
+]
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+let testTargets: [Target] = testModules.compactMap { module in
+    let folder = packageRoot.appendingPathComponent("Tests/\(module.name)").path
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    guard files.contains(where: { $0.hasSuffix(".swift") }) else { return nil }
+    return .testTarget(name: module.name, dependencies: module.dependencies)
+}
 
 let package = Package(
     name: "ifconvert",
@@ -46,10 +66,7 @@ let package = Package(
             ]
         ),
 
-        // MARK: Tests
-        .testTarget(name: "MappedTensorsTests", dependencies: ["MappedTensors"]),
-        .testTarget(name: "IFRunnerTests", dependencies: ["IFRunner"]),
-
-    ],
+        // MARK: Tests (see `testTargets` below)
+    ] + testTargets,
     swiftLanguageModes: [.v6]
 )
