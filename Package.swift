@@ -48,6 +48,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "MappedTensorsTests", dependencies: ["MappedTensors"]),
+        .testTarget(name: "IFRunnerTests", dependencies: ["IFRunner", "IFCore"]),
 
     ],
     swiftLanguageModes: [.v6]
