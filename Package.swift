@@ -48,6 +48,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "MappedTensorsTests", dependencies: ["MappedTensors"]),
+        .testTarget(name: "IFCoreTests", dependencies: ["IFCore"]),
 
     ],
     swiftLanguageModes: [.v6]
