@@ -158,8 +158,8 @@ public enum TemporaryFiles {
     nonisolated(unsafe) private static var paths: Set<String> = []
     private static let lock = Mutex()
 
-    static func register(_ path: String) { lock.locked { paths.insert(path) } }
-    static func unregister(_ path: String) { lock.locked { paths.remove(path) } }
+    static func register(_ path: String) { lock.locked { _ = paths.insert(path) } }
+    static func unregister(_ path: String) { lock.locked { _ = paths.remove(path) } }
 
     /// Deletes every registered temporary file (for signal handlers and fatal-error paths).
     public static func removeAll() {

@@ -26,13 +26,13 @@ enum SeekableArchiveFormat {
 }
 
 /// Contents of the marker frame.
-struct ArchiveMarker: Codable, Equatable {
-    var format: String
-    var version: Int
+public struct ArchiveMarker: Codable, Equatable, Sendable {
+    public var format: String
+    public var version: Int
     /// The original file's size in bytes.
-    var originalByteCount: Int
+    public var originalByteCount: Int
     /// A label per data frame ("header", "tensor 'x'", "tensors 'a' .. 'b'").
-    var frameLabels: [String]
+    public var frameLabels: [String]
     /// Indices of data frames stored byte-shuffled (16-bit planes).
-    var shuffledFrames: [Int]
+    public var shuffledFrames: [Int]
 }
