@@ -12,6 +12,9 @@ struct IFConvertCommand: AsyncParsableCommand {
             InspectCommand.self,
             CompressCommand.self,
             DecompressCommand.self,
+            ConvertCommand.self,
+            ExportCommand.self,
+            CheckCommand.self,
         ]
     )
 }
