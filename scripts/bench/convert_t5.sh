@@ -3,7 +3,8 @@
 # in fp32; generator: scripts/bench/make_t5xxl_checkpoint.py). One run, side by side, page cache
 # warmed first, each output deleted before the next contender:
 #   cp          copying the shards (coreutils cp), and cp followed by sync (our convert fsyncs)
-#   ifconvert   convert (dtypes kept: lossless) with the read-back CRC verification, and --no-verify
+#   ifconvert   convert (dtypes kept: lossless; SHA-256 of the sources on a second thread, fsync),
+#               and with --verify (re-reads every written tensor's CRC32C before the rename)
 #   gguf-py     the `gguf` package's GGUFWriter fed numpy memmaps (scripts/bench/gguf_py_convert.py)
 # Wall time and peak RSS come from /usr/bin/time -v. Prints throughput and ratios vs cp.
 # Usage: scripts/bench/convert_t5.sh [DATA_DIR=/work/bench-data/t5xxl] [--keep-data]
@@ -50,7 +51,7 @@ measure() {  # name, command...
 measure cp cp "${shards[@]}" "$out/"
 measure cp+sync sh -c "cp \"\$@\" \"$out/\" && sync" sh "${shards[@]}"
 measure ifconvert "$bin" convert "$data" -o "$out/t5.gguf"
-measure ifconvert-no-verify "$bin" convert "$data" -o "$out/t5.gguf" --no-verify
+measure ifconvert-verify "$bin" convert "$data" -o "$out/t5.gguf" --verify
 measure gguf-py "$py" scripts/bench/gguf_py_convert.py "$index" "$out/t5.gguf"
 
 "$py" - "$log" "$bytes" <<'PY'
