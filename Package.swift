@@ -49,6 +49,8 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "MappedTensorsTests", dependencies: ["MappedTensors"]),
         .testTarget(name: "SafetensorsReaderTests", dependencies: ["SafetensorsReader"]),
+        .testTarget(name: "IFCoreTests", dependencies: ["IFCore"]),
+        .testTarget(name: "IFConvertTests", dependencies: ["IFConvert"]),
 
     ],
     swiftLanguageModes: [.v6]

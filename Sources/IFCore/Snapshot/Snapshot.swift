@@ -59,6 +59,11 @@ public struct SnapshotComponent: Sendable {
 public struct OriginalCheckpoint: Sendable, Equatable {
     public let configPath: String?
     public let weights: WeightsFile?
+
+    public init(configPath: String?, weights: WeightsFile?) {
+        self.configPath = configPath
+        self.weights = weights
+    }
 }
 
 extension Snapshot {
@@ -89,14 +94,16 @@ extension Snapshot {
         if WeightsSelection.isRegularFile(root + "/model_index.json") {
             return try discoverPipeline(root: root, variant: variant, original: original)
         }
+        // config.yml without config.json: the original IF layout, whose pytorch_model.bin would
+        // otherwise look like a transformers component's weights.
+        if let original, original.configPath != nil, !WeightsSelection.isRegularFile(root + "/config.json") {
+            return Snapshot(path: path, layout: .original, variant: variant, pipelineClass: nil,
+                            components: [], originalCheckpoint: original)
+        }
         if let component = try discoverComponent(name: PathName.fileName(of: root), library: nil, className: nil,
                                                  directory: root, variant: variant), component.weights != nil {
             return Snapshot(path: path, layout: .component, variant: variant, pipelineClass: nil,
                             components: [component], originalCheckpoint: original)
-        }
-        if let original {
-            return Snapshot(path: path, layout: .original, variant: variant, pipelineClass: nil,
-                            components: [], originalCheckpoint: original)
         }
         throw .unsupported(path: path, message: "no model_index.json, no known weights file (diffusion_pytorch_model.*, model.*, pytorch_model.*) and no config.yml + pytorch_model.bin here")
     }
