@@ -1,5 +1,5 @@
 import Testing
-import IFCore
+@testable import IFCore
 import SafetensorsReader
 
 @Suite struct InspectReportTests {
@@ -55,5 +55,30 @@ import SafetensorsReader
         try snap.write("unet/diffusion_pytorch_model.fp16.safetensors", "short")
         let message = ioErrorDescription { _ = try InspectReport.make(path: snap.root, variant: "fp16") }
         #expect(message?.contains("diffusion_pytorch_model.fp16.safetensors: file is 5 bytes") == true)
+    }
+}
+
+@Suite struct ReadBenchmarkTests {
+    /// The benchmark's word sum against a byte-by-byte reference, on lengths around the 32-byte
+    /// SIMD step and unaligned starts.
+    @Test(arguments: [0, 1, 7, 8, 31, 32, 33, 100, 1029])
+    func wordSumMatchesReference(_ length: Int) {
+        let bytes = (0..<(length + 3)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        bytes.withUnsafeBytes { all in
+            let raw = UnsafeRawBufferPointer(rebasing: all[3...])
+            var reference: UInt64 = 0
+            for (i, byte) in raw.enumerated() {
+                reference &+= UInt64(byte) << (8 * UInt64(i % 8))
+            }
+            #expect(ReadBenchmark.wordSum(raw) == reference)
+        }
+    }
+
+    @Test func readsEveryByteOfAShardedCheckpoint() throws {
+        let snap = try TinySnapshot()
+        let result = try ReadBenchmark.run(path: snap.path("text_encoder/model.safetensors.index.fp16.json"), openRepeats: 2, readRepeats: 1)
+        #expect(result.tensorCount == 3 && result.byteCount == 68)
+        #expect(result.openSeconds.count == 2 && result.readSeconds.count == 1)
+        #expect(result.checksum == UInt64(0x3C00_3C00))  // only the norm weights are non-zero: [0, 60, 0, 60]
     }
 }
