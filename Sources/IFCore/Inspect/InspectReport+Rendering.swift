@@ -58,6 +58,7 @@ extension InspectReport {
         object.append("name", .string(component.name))
         object.append("library", component.library.map(JSONValue.string) ?? .null)
         object.append("class", component.className.map(JSONValue.string) ?? .null)
+        object.append("present", .bool(component.isPresent))
         object.append("config", component.configPath.map(JSONValue.string) ?? .null)
         object.append("weights", component.weights.map { w in
             .object(JSONObject([("kind", .string(w.kind.rawValue)), ("path", .string(w.path)),
@@ -107,7 +108,7 @@ extension InspectReport {
             var rows = [["component", "class", "weights", "tensors", "parameters"]]
             for c in components {
                 let cls = [c.library, c.className].compactMap { $0 }.joined(separator: ".")
-                var weights = c.weights.map { $0.fileName } ?? "-"
+                var weights = c.weights.map { $0.fileName } ?? (c.isPresent ? "-" : "(folder missing)")
                 if c.usedVariantFallback { weights += " (variant \(c.weightsVariant ?? "none") picked)" }
                 rows.append([c.name, cls, weights,
                              c.source.map { String($0.tensors.count) } ?? (c.skipped == nil ? "-" : "skipped"),

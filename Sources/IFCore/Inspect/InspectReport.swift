@@ -38,6 +38,8 @@ public struct InspectReport: Sendable {
         public let name: String
         public let library: String?
         public let className: String?
+        /// False when model_index.json lists the component but its folder is absent.
+        public let isPresent: Bool
         public let configPath: String?
         public let weights: WeightsFile?
         public let weightsVariant: String?
@@ -75,8 +77,9 @@ public struct InspectReport: Sendable {
     public var parameterCount: Int { sources.reduce(0) { $0 + $1.parameterCount } }
     public var byteCount: Int { sources.reduce(0) { $0 + $1.byteCount } }
 
-    /// Discovers `path` and lists every weights source in it. Malformed files throw; sources this
-    /// build cannot read yet (PyTorch) are reported as skipped.
+    /// Discovers `path` and lists every weights source in it. Malformed component weights throw;
+    /// sources reported `.unsupported` by their reader, and any failure to read the original
+    /// root checkpoint, are listed as skipped with the reason.
     public static func make(path: String, variant: String? = nil) throws(TensorIOError) -> InspectReport {
         let snapshot = try Snapshot.discover(at: path, variant: variant)
         var components: [Component] = []
@@ -88,14 +91,18 @@ public struct InspectReport: Sendable {
             }
             components.append(Component(
                 name: component.name, library: component.library, className: component.className,
-                configPath: component.configPath, weights: component.weights,
+                isPresent: component.isPresent, configPath: component.configPath, weights: component.weights,
                 weightsVariant: component.weightsVariant, usedVariantFallback: component.usedVariantFallback, source: source, skipped: skipped))
         }
         var original: Original?
         if let checkpoint = snapshot.originalCheckpoint {
             var source: Source?
             var skipped: String?
-            if let weights = checkpoint.weights { (source, skipped) = try open(weights) }
+            // The root checkpoint is a side note next to the diffusers folders: a failure to
+            // read it is reported in the listing instead of failing the whole inspection.
+            if let weights = checkpoint.weights {
+                do { (source, skipped) = try open(weights) } catch { skipped = error.description }
+            }
             original = Original(checkpoint: checkpoint, weightsByteCount: checkpoint.weights.flatMap { WeightsSelection.fileSize($0.path) },
                                 source: source, skipped: skipped)
         }

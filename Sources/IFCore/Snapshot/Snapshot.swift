@@ -40,6 +40,8 @@ public struct SnapshotComponent: Sendable {
     public let library: String?
     public let className: String?
     public let directory: String
+    /// False when model_index.json lists the component but its folder is absent.
+    public var isPresent: Bool = true
     /// `config.json` of the component, when present.
     public let configPath: String?
     public let config: JSONValue?
@@ -124,8 +126,13 @@ extension Snapshot {
                 throw .malformed(path: indexPath, message: "component '\(key)' must be [library, class] strings, found \(value.serialized())")
             }
             let directory = root + "/" + key
+            // Trimmed snapshots (the tiny fixtures, downloads with allow_patterns) list optional
+            // components (safety_checker, feature_extractor, watermarker) without their folders.
             guard WeightsSelection.isDirectory(directory) else {
-                throw .io(path: indexPath, message: "component '\(key)' (\(library).\(className)) is listed but its folder \(directory) is missing")
+                components.append(SnapshotComponent(
+                    name: key, library: library, className: className, directory: directory, isPresent: false,
+                    configPath: nil, config: nil, weights: nil, weightsVariant: nil, requestedVariant: variant))
+                continue
             }
             if let component = try discoverComponent(name: key, library: library, className: className,
                                                      directory: directory, variant: variant) {
