@@ -138,3 +138,11 @@ import SafetensorsReader
         #expect(ioErrorDescription { _ = try openSource(atPath: "/x/readme.txt") }?.contains("not a weights file name") == true)
     }
 }
+
+@Suite struct SnapshotPathTests {
+    @Test func dotFolderIsNamedAfterItself() throws {
+        let snap = try TinySnapshot()
+        let s = try Snapshot.discover(at: snap.path("unet") + "/.")
+        #expect(s.layout == .component && s.components.first?.name == "unet")
+    }
+}
