@@ -1,0 +1,186 @@
+import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// CPU kernels of the reference runner. This folder is the only Swift code that imports COpenBLAS.
+///
+/// Layout conventions: every matrix is row-major with an explicit leading dimension (elements between
+/// consecutive rows); "rows" are the outer dimension. Kernels never allocate more than a row of
+/// scratch and never throw: shapes are the caller's contract (checked with `precondition`).
+/// Each kernel has a plain scalar twin in `Kernels+Reference.swift` that defines its meaning; the
+/// fast path is tested against it (Tests/IFRunnerTests/KernelTests.swift).
+public enum Kernels {
+    /// Row-major `C = alpha * op(A) * op(B) + beta * C` through OpenBLAS `cblas_sgemm`.
+    /// `op(A)` is m x k, `op(B)` is k x n, `C` is m x n; `lda`/`ldb`/`ldc` are the leading dimensions
+    /// of the matrices as stored (before the transpose).
+    public static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative dimension")
+        precondition(lda >= max(1, transposeA ? m : k) && ldb >= max(1, transposeB ? k : n) && ldc >= max(1, n),
+                     "sgemm: leading dimension smaller than a row")
+        precondition(max(m, n, k, lda, ldb, ldc) <= Int(Int32.max), "sgemm: dimension exceeds 32-bit BLAS int")
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            // BLAS would only scale C; keep that meaning explicitly.
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// Threads OpenBLAS uses for one sgemm (benchmarks pin it to compare with torch).
+    public static var blasThreadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+    }
+
+    public static func setBLASThreadCount(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+
+    /// In-place softmax of each row of a `rows x columns` contiguous matrix, max-subtracted (as
+    /// torch.softmax does in fp32). A row of all `-inf` becomes all NaN, as in torch.
+    public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        precondition(rows >= 0 && columns >= 0)
+        guard columns > 0 else { return }
+        for r in 0..<rows {
+            let row = x + r * columns
+            var maximum = -Float.infinity
+            for j in 0..<columns where row[j] > maximum { maximum = row[j] }
+            var sum: Float = 0
+            for j in 0..<columns {
+                let e = expf(row[j] - maximum)
+                row[j] = e
+                sum += e
+            }
+            let inverse = 1 / sum
+            for j in 0..<columns { row[j] *= inverse }
+        }
+    }
+
+    /// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`: torch `nn.GELU()` (diffusers/IF "gelu").
+    public static func geluExact(_ x: UnsafeMutableBufferPointer<Float>) {
+        guard let base = x.baseAddress else { return }
+        let inverseSqrt2: Float = 0.70710678118654752440
+        for i in 0..<x.count {
+            let v = base[i]
+            base[i] = 0.5 * v * (1 + erff(v * inverseSqrt2))
+        }
+    }
+
+    /// Tanh-approximated GELU exactly as transformers' `NewGELUActivation` ("gelu_new") writes it:
+    /// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+    public static func geluTanh(_ x: UnsafeMutableBufferPointer<Float>) {
+        guard let base = x.baseAddress else { return }
+        let c: Float = 0.79788456080286535588  // sqrt(2/pi)
+        for i in 0..<x.count {
+            let v = base[i]
+            base[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * (v * v * v))))
+        }
+    }
+
+    /// T5 RMSNorm (`T5LayerNorm`): `weight * (x * rsqrt(mean(x^2) + epsilon))` per row; no mean
+    /// subtraction, no bias. `x` and `output` are `rows x columns` contiguous and may alias.
+    public static func rmsNorm(
+        _ x: UnsafePointer<Float>, rows: Int, columns: Int, weight: UnsafePointer<Float>, epsilon: Float,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        precondition(rows >= 0 && columns > 0)
+        for r in 0..<rows {
+            let input = x + r * columns
+            let out = output + r * columns
+            let meanSquare = sumOfSquares(input, count: columns) / Float(columns)
+            let scale = 1 / (meanSquare + epsilon).squareRoot()
+            for j in 0..<columns { out[j] = weight[j] * (input[j] * scale) }
+        }
+    }
+
+    /// torch `nn.LayerNorm` over the last dimension (biased variance), optional affine weight/bias.
+    /// `x` and `output` may alias.
+    public static func layerNorm(
+        _ x: UnsafePointer<Float>, rows: Int, columns: Int, weight: UnsafePointer<Float>?,
+        bias: UnsafePointer<Float>?, epsilon: Float, output: UnsafeMutablePointer<Float>
+    ) {
+        precondition(rows >= 0 && columns > 0)
+        for r in 0..<rows {
+            let input = x + r * columns
+            let out = output + r * columns
+            let (mean, variance) = meanAndVariance(input, count: columns)
+            let inverse = 1 / (variance + epsilon).squareRoot()
+            for j in 0..<columns {
+                var v = (input[j] - mean) * inverse
+                if let weight { v *= weight[j] }
+                if let bias { v += bias[j] }
+                out[j] = v
+            }
+        }
+    }
+
+    /// torch `nn.GroupNorm` for one sample laid out `[channels, spatial]` (biased variance over each
+    /// group's `channels/groups x spatial` values), then per-channel weight/bias. `x` and `output`
+    /// may alias.
+    public static func groupNorm(
+        _ x: UnsafePointer<Float>, channels: Int, spatial: Int, groups: Int, weight: UnsafePointer<Float>?,
+        bias: UnsafePointer<Float>?, epsilon: Float, output: UnsafeMutablePointer<Float>
+    ) {
+        precondition(groups > 0 && channels % groups == 0 && spatial > 0, "groupNorm: channels must divide into groups")
+        let perGroup = channels / groups
+        let count = perGroup * spatial
+        for g in 0..<groups {
+            let start = g * count
+            let (mean, variance) = meanAndVariance(x + start, count: count)
+            let inverse = 1 / (variance + epsilon).squareRoot()
+            for c in (g * perGroup)..<((g + 1) * perGroup) {
+                let w = weight?[c] ?? 1
+                let b = bias?[c] ?? 0
+                let input = x + c * spatial
+                let out = output + c * spatial
+                for s in 0..<spatial { out[s] = (input[s] - mean) * inverse * w + b }
+            }
+        }
+    }
+
+    // MARK: - Reductions (8 float lanes, then a Double combine, so long rows stay accurate)
+
+    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        let raw = UnsafeRawPointer(x)
+        while i + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            lanes += v * v
+            i += 8
+        }
+        var total = Double(lanes.sum())
+        while i < count { total += Double(x[i] * x[i]); i += 1 }
+        return Float(total)
+    }
+
+    /// Two-pass mean and biased variance.
+    static func meanAndVariance(_ x: UnsafePointer<Float>, count: Int) -> (mean: Float, variance: Float) {
+        let raw = UnsafeRawPointer(x)
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count { lanes += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self); i += 8 }
+        var total = Double(lanes.sum())
+        while i < count { total += Double(x[i]); i += 1 }
+        let mean = Float(total / Double(count))
+        var squares = SIMD8<Float>()
+        let meanVector = SIMD8<Float>(repeating: mean)
+        i = 0
+        while i + 8 <= count {
+            let d = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - meanVector
+            squares += d * d
+            i += 8
+        }
+        var squareTotal = Double(squares.sum())
+        while i < count { let d = x[i] - mean; squareTotal += Double(d * d); i += 1 }
+        return (mean, Float(squareTotal / Double(count)))
+    }
+}

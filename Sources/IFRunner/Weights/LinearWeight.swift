@@ -1,0 +1,174 @@
+import IFCore
+
+/// Decodes rows of a weight viewed as `[rowCount, columnCount]` into fp32. Implementations keep the
+/// stored bytes where they are (usually a file mapping) and decode on demand, so a model never needs
+/// a full fp32 copy of its weights.
+public protocol WeightRowDecoder: Sendable {
+    var rowCount: Int { get }
+    var columnCount: Int { get }
+    /// A label of the stored type ("F16", "Q8_0", ...).
+    var storageLabel: String { get }
+    /// Writes `rows` as fp32, row-major, `columnCount` floats per row, starting at `destination`.
+    func decodeRows(_ rows: Range<Int>, into destination: UnsafeMutablePointer<Float>)
+    /// Runs `body` on the whole weight when it already is contiguous, aligned fp32 (no copy);
+    /// returns false (without calling `body`) otherwise.
+    func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool
+}
+
+extension WeightRowDecoder {
+    public func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool { false }
+}
+
+/// `y = x W^T (+ b)` for a weight `W [out, in]` of any stored type. f32 weights are used in place;
+/// f16/bf16 are widened and quantized types dequantized one tile of output rows at a time into a
+/// bounded fp32 scratch, then multiplied with `cblas_sgemm`. Conv weights `[out, in, kh, kw]` use the
+/// same type viewed as `[out, in*kh*kw]` (im2col on the caller's side).
+public final class LinearWeight: Sendable {
+    public let decoder: any WeightRowDecoder
+    /// Bias of length `outFeatures`, or nil.
+    public let bias: [Float]?
+    /// Name of the weight tensor (messages).
+    public let name: String
+
+    /// Scratch per tile, in floats (1 MiB of fp32: stays in L2/L3 while sgemm reads it).
+    public static let tileElementBudget = 1 << 18
+
+    public init(name: String, decoder: any WeightRowDecoder, bias: [Float]?) {
+        precondition(bias == nil || bias!.count == decoder.rowCount, "bias length must equal out features")
+        self.name = name
+        self.decoder = decoder
+        self.bias = bias
+    }
+
+    public var outFeatures: Int { decoder.rowCount }
+    public var inFeatures: Int { decoder.columnCount }
+    public var storageLabel: String { decoder.storageLabel }
+
+    /// `output[rows, out] = input[rows, in] * W^T + bias`; both contiguous row-major.
+    public func apply(_ input: UnsafePointer<Float>, rows: Int, output: UnsafeMutablePointer<Float>) {
+        let outCount = outFeatures, inCount = inFeatures
+        guard rows > 0, outCount > 0 else { return }
+        let usedInPlace = decoder.withContiguousFloats { weights in
+            Kernels.sgemm(transposeA: false, transposeB: true, m: rows, n: outCount, k: inCount,
+                          a: input, lda: inCount, b: weights, ldb: inCount, c: output, ldc: outCount)
+        }
+        if !usedInPlace {
+            let tileRows = Self.tileRows(out: outCount, in: inCount)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * inCount)
+            defer { scratch.deallocate() }
+            var start = 0
+            while start < outCount {
+                let end = min(outCount, start + tileRows)
+                decoder.decodeRows(start..<end, into: scratch)
+                Kernels.sgemm(transposeA: false, transposeB: true, m: rows, n: end - start, k: inCount,
+                              a: input, lda: inCount, b: scratch, ldb: inCount, c: output + start, ldc: outCount)
+                start = end
+            }
+        }
+        if let bias {
+            bias.withUnsafeBufferPointer { b in
+                for r in 0..<rows {
+                    let row = output + r * outCount
+                    for j in 0..<outCount { row[j] += b[j] }
+                }
+            }
+        }
+    }
+
+    /// Convenience over arrays: `[rows * in] -> [rows * out]`.
+    public func apply(_ input: [Float], rows: Int) -> [Float] {
+        precondition(input.count == rows * inFeatures, "input must be rows x inFeatures")
+        return [Float](unsafeUninitializedCapacity: rows * outFeatures) { out, count in
+            input.withUnsafeBufferPointer { apply($0.baseAddress!, rows: rows, output: out.baseAddress!) }
+            count = rows * outFeatures
+        }
+    }
+
+    /// The whole weight as fp32 `[out * in]` (tests and small weights only).
+    public func decodedWeights() -> [Float] {
+        [Float](unsafeUninitializedCapacity: outFeatures * inFeatures) { out, count in
+            if outFeatures > 0 { decoder.decodeRows(0..<outFeatures, into: out.baseAddress!) }
+            count = outFeatures * inFeatures
+        }
+    }
+
+    static func tileRows(out: Int, in inCount: Int) -> Int {
+        let rows = tileElementBudget / max(1, inCount)
+        return max(1, min(out, max(16, rows)))
+    }
+}
+
+/// Rows of an f32/f16/bf16 tensor, read straight from its bytes (usually a file mapping).
+public struct DenseRowDecoder: WeightRowDecoder {
+    public let view: TensorView
+    public let rowCount: Int
+    public let columnCount: Int
+
+    /// Views `view` as `[shape[0], product(shape[1...])]`; a 1-D tensor is one row.
+    public init(view: TensorView) throws(RunnerError) {
+        guard [.f32, .f16, .bf16].contains(view.dtype) else {
+            throw .badTensor(name: view.name, message: "dtype \(view.dtype.rawValue) cannot be used as a float weight (expected F32, F16 or BF16)")
+        }
+        guard !view.shape.isEmpty else { throw .badTensor(name: view.name, message: "is a scalar, expected a matrix") }
+        let rows = view.shape.count == 1 ? 1 : view.shape[0]
+        let columns = view.shape.count == 1 ? view.shape[0] : view.shape.dropFirst().reduce(1, *)
+        guard let bytes = CheckedMath.byteCount(shape: [rows, columns], dtype: view.dtype), bytes == view.byteCount else {
+            throw .badTensor(name: view.name, message: "holds \(view.byteCount) bytes, shape \(view.shape) x \(view.dtype.rawValue) needs more")
+        }
+        self.view = view
+        self.rowCount = rows
+        self.columnCount = columns
+    }
+
+    public var storageLabel: String { view.dtype.rawValue }
+
+    public func decodeRows(_ rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= rowCount)
+        let size = view.dtype.byteSize
+        let byteRange = (rows.lowerBound * columnCount * size)..<(rows.upperBound * columnCount * size)
+        let count = rows.count * columnCount
+        view.data.withUnsafeBytes { all in
+            let raw = UnsafeRawBufferPointer(rebasing: all[byteRange])
+            let out = UnsafeMutableBufferPointer(start: destination, count: count)
+            Self.widen(raw, dtype: view.dtype, into: out)
+        }
+    }
+
+    public func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool {
+        guard view.dtype == .f32 else { return false }
+        return view.data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return false }
+            // SAFETY: aligned, read-only, lives as long as `view` (held by self) for the call.
+            body(base.assumingMemoryBound(to: Float.self))
+            return true
+        }
+    }
+
+    /// Widens f32/f16/bf16 bytes; splits large blocks over two threads (the widening is memory bound
+    /// and would otherwise leave one core idle between sgemm calls).
+    static func widen(_ raw: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) {
+        let count = out.count
+        let size = dtype.byteSize
+        Parallel.forEachRange(count, chunks: count >= 1 << 16 ? 2 : 1) { range in
+            let src = UnsafeRawBufferPointer(rebasing: raw[(range.lowerBound * size)..<(range.upperBound * size)])
+            widenChunk(src, dtype: dtype, into: UnsafeMutableBufferPointer(rebasing: out[range]))
+        }
+    }
+
+    private static func widenChunk(_ raw: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) {
+        switch dtype {
+        case .f16, .bf16:
+            if let base = raw.baseAddress, Int(bitPattern: base) % 2 == 0 {
+                // SAFETY: 2-aligned, read-only bytes of exactly out.count halves.
+                let halves = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt16.self), count: out.count)
+                if dtype == .f16 { Float32Conversion.widenHalf(halves, into: out) } else { Float32Conversion.widenBFloat16(halves, into: out) }
+            } else {
+                try? Float32Conversion.widen(raw, dtype: dtype, into: out)
+            }
+        case .f32:
+            if let base = raw.baseAddress, let dst = out.baseAddress { UnsafeMutableRawPointer(dst).copyMemory(from: base, byteCount: out.count * 4) }
+        default:
+            preconditionFailure("DenseRowDecoder holds only float tensors")
+        }
+    }
+}
