@@ -260,6 +260,25 @@ def build(repo_root: pathlib.Path) -> None:
     manifest["files"]["sharded/pytorch_model.bin.index.json"] = {
         "format": "sharded", "prefix": None, "skipped": [], "tensors": {k: tensor_record(v) for k, v in sd.items()}}
 
+    # 9. Pickle protocols other than torch's default 2 (1 has no PROTO/TUPLE2/NEWTRUE; 4 and 5 add
+    #    FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL).
+    small = collections.OrderedDict(w=torch.randn(3, 2).half(), t=base.t(), n=torch.tensor([True, False]))
+    for protocol in (1, 4, 5):
+        torch.save(small, out / f"protocol{protocol}.pt", pickle_protocol=protocol)
+        record(f"protocol{protocol}.pt")
+
+    # 10. Plain CPython pickles of every opcode family (protocols 0-5), decoded by the unit tests.
+    (out / "pickles").mkdir(exist_ok=True)
+    value = {"ints": [0, 1, -1, 255, 256, 65535, 65536, -2**31, 2**31 - 1, 2**31, 2**63 - 1, -2**63],
+             "big": 2**80, "neg_big": -(2**70), "float": -1.25, "text": "h\u00e9llo \u2603", "bytes": b"\x00\xffab",
+             "none": None, "bools": (True, False), "tuple3": (1, 2, 3), "nested": [[1], {"k": "v"}], "set": {7},
+             "shared": None}
+    shared = ["same"]
+    value["shared"] = [shared, shared]
+    for protocol in range(6):
+        (out / "pickles" / f"protocol{protocol}.pkl").write_bytes(__import__("pickle").dumps(value, protocol=protocol))
+    (out / "pickles" / "expected.txt").write_text(canonical(value) + "\n")
+
     build_hostile(out, manifest)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
@@ -330,6 +349,30 @@ def build_hostile(out: pathlib.Path, manifest: dict) -> None:
             info.size, info.mtime = 4, 0
             tar.addfile(info, io.BytesIO(b"\x80\x02N."))
     hostile("old_tar_format.pt", tar_bytes.getvalue(), outcome="error", message="tar-based checkpoint format")
+
+
+def canonical(v) -> str:
+    """A rendering the Swift tests reproduce from the unpickled tree (strings as code points, ints
+    beyond 64 bits as <bigint>)."""
+    if v is None or isinstance(v, bool):
+        return repr(v)
+    if isinstance(v, int):
+        return str(v) if -2**63 <= v < 2**63 else "<bigint>"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return "s'" + ".".join(f"{ord(c):x}" for c in v) + "'"
+    if isinstance(v, bytes):
+        return "b'" + v.hex() + "'"
+    if isinstance(v, list):
+        return "[" + ", ".join(map(canonical, v)) + "]"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(map(canonical, v)) + ")"
+    if isinstance(v, (set, frozenset)):
+        return "{" + ", ".join(map(canonical, sorted(v))) + "}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{canonical(k)}: {canonical(x)}" for k, x in v.items()) + "}"
+    raise TypeError(type(v))
 
 
 def make_legacy_keys_deterministic(path: pathlib.Path) -> None:
