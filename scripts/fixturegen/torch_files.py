@@ -279,8 +279,40 @@ def build(repo_root: pathlib.Path) -> None:
         (out / "pickles" / f"protocol{protocol}.pkl").write_bytes(__import__("pickle").dumps(value, protocol=protocol))
     (out / "pickles" / "expected.txt").write_text(canonical(value) + "\n")
 
+    build_unet_bin(repo_root, out, manifest, record)
     build_hostile(out, manifest)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def build_unet_bin(repo_root: pathlib.Path, out: pathlib.Path, manifest: dict, record) -> None:
+    """The fixture UNet as diffusers writes `.bin` weights (save_pretrained(safe_serialization=False)
+    ends in torch.save(state_dict, path)), plus a snapshot folder that has only `.bin` weights."""
+    unet = repo_root / "fixtures" / "IF-I-tiny" / "unet"
+    source = unet / "diffusion_pytorch_model.fp16.safetensors"
+    if not source.exists():
+        print("torch_files: fixtures/IF-I-tiny/unet not generated yet; UNet .bin skipped", file=sys.stderr)
+        return
+    from diffusers import UNet2DConditionModel
+    import shutil
+    model = UNet2DConditionModel.from_pretrained(unet, variant="fp16", torch_dtype=torch.float16)
+    target = unet / "diffusion_pytorch_model.fp16.bin"
+    model.save_pretrained(out / "_unet_tmp", safe_serialization=False, variant="fp16")
+    shutil.move(out / "_unet_tmp" / "diffusion_pytorch_model.fp16.bin", target)
+    shutil.rmtree(out / "_unet_tmp")
+    record("../IF-I-tiny/unet/diffusion_pytorch_model.fp16.bin")
+
+    snapshot = out / "bin_only_snapshot"
+    (snapshot / "unet").mkdir(parents=True, exist_ok=True)
+    (snapshot / "scheduler").mkdir(exist_ok=True)
+    index = json.loads((repo_root / "fixtures" / "IF-I-tiny" / "model_index.json").read_text())
+    for key in ("text_encoder", "tokenizer", "safety_checker", "watermarker", "feature_extractor"):
+        index[key] = [None, None]
+    (snapshot / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    shutil.copy(unet / "config.json", snapshot / "unet" / "config.json")
+    shutil.copy(repo_root / "fixtures" / "IF-I-tiny" / "scheduler" / "scheduler_config.json",
+                snapshot / "scheduler" / "scheduler_config.json")
+    shutil.copy(target, snapshot / "unet" / "diffusion_pytorch_model.bin")
+    record("bin_only_snapshot/unet/diffusion_pytorch_model.bin")
 
 
 def build_hostile(out: pathlib.Path, manifest: dict) -> None:
@@ -375,26 +407,52 @@ def canonical(v) -> str:
     raise TypeError(type(v))
 
 
+ELEMENT_SIZES = {"HalfStorage": 2, "BFloat16Storage": 2, "FloatStorage": 4, "DoubleStorage": 8, "LongStorage": 8,
+                 "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1}
+
+
 def make_legacy_keys_deterministic(path: pathlib.Path) -> None:
-    """The legacy format keys storages by memory address; renumber them (same length) so the
-    fixture is byte-for-byte reproducible."""
-    data = path.read_bytes()
-    f = io.BytesIO(data)
-    for _ in range(4):
-        pickletools_skip(f)
-    keys = __import__("pickle").load(f)
-    for i, key in enumerate(keys):
-        old = b"X" + struct.pack("<I", len(key)) + key.encode()
-        new = b"X" + struct.pack("<I", len(key)) + str(i).zfill(len(key)).encode()
-        data = data.replace(old, new)
-    path.write_bytes(data)
-
-
-def pickletools_skip(f) -> None:
+    """The legacy format keys storages by memory address and writes them sorted by that key, so two
+    runs differ. Renumber the keys by first use in the object pickle (a protocol-2 pickle holds no
+    byte offsets, so string lengths may change) and put the key list and storage blocks in that order."""
+    import pickle
     import pickletools
-    for opcode, _, _ in pickletools.genops(f):
-        if opcode.name == "STOP":
-            return
+    data = path.read_bytes()
+    stream = io.BytesIO(data)
+    ops = [op for _ in range(5) for op in pickletools.genops(stream)]
+    stops = [pos for op, _, pos in ops if op.name == "STOP"]
+    keys_start, keys_end = stops[3] + 1, stops[4] + 1
+    keys = pickle.loads(data[keys_start:keys_end])
+    # Element size per key: the storage class is the value pushed just before the key in its pid.
+    memo, last, order, sizes = {}, None, [], {}
+    for op, arg, pos in ops:
+        if pos >= keys_start:
+            break
+        if op.name == "GLOBAL":
+            last = arg
+        elif op.name in ("BINPUT", "LONG_BINPUT"):
+            memo[arg] = last
+        elif op.name in ("BINGET", "LONG_BINGET"):
+            last = memo.get(arg)
+        elif op.name in ("BINUNICODE", "SHORT_BINUNICODE"):
+            if arg in keys and arg not in sizes:
+                order.append(arg)
+                sizes[arg] = ELEMENT_SIZES[last.split(" ")[1]]
+            last = arg
+        else:
+            last = None
+    blocks, offset = {}, keys_end
+    for key in keys:
+        (count,) = struct.unpack_from("<q", data, offset)
+        length = 8 + count * sizes[key]
+        blocks[key], offset = data[offset:offset + length], offset + length
+    head = data[:keys_start]
+    renamed = {key: str(i) for i, key in enumerate(order)}
+    for key, new in renamed.items():
+        head = head.replace(b"X" + struct.pack("<I", len(key)) + key.encode(),
+                            b"X" + struct.pack("<I", len(new)) + new.encode())
+    key_list = pickle.dumps([renamed[k] for k in order], protocol=2)
+    path.write_bytes(head + key_list + b"".join(blocks[k] for k in order) + data[offset:])
 
 
 def patch_uncompressed_size(data: bytes, name: str, size: int) -> bytes:
