@@ -13,6 +13,9 @@ struct IFConvertCommand: AsyncParsableCommand {
             CompressCommand.self,
             DecompressCommand.self,
             BenchReadCommand.self,
+            ConvertCommand.self,
+            ExportCommand.self,
+            CheckCommand.self,
         ]
     )
 }

@@ -125,6 +125,9 @@ extension Snapshot {
             }
             let directory = root + "/" + key
             guard WeightsSelection.isDirectory(directory) else {
+                // IFPipeline._optional_components may be left out of a download (from_pretrained
+                // then takes them as None), so a missing folder for those is not an error.
+                if ["safety_checker", "feature_extractor", "watermarker", "text_encoder", "tokenizer"].contains(key) { continue }
                 throw .io(path: indexPath, message: "component '\(key)' (\(library).\(className)) is listed but its folder \(directory) is missing")
             }
             if let component = try discoverComponent(name: key, library: library, className: className,
