@@ -12,6 +12,7 @@ struct IFConvertCommand: AsyncParsableCommand {
             InspectCommand.self,
             CompressCommand.self,
             DecompressCommand.self,
+            QuantizeCommand.self,
         ]
     )
 }
