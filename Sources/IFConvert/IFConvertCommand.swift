@@ -16,6 +16,7 @@ struct IFConvertCommand: AsyncParsableCommand {
             ConvertCommand.self,
             ExportCommand.self,
             CheckCommand.self,
+            QuantizeCommand.self,
         ]
     )
 }
