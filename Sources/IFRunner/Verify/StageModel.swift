@@ -24,14 +24,18 @@ public struct StageModel: Sendable {
     /// Which weight files to prefer in a folder holding several: nil = the full-precision files
     /// (`model.safetensors...`), "fp16" = `*.fp16.*`.
     public let variant: String?
+    /// With no variant asked for and no full-precision files, use the only variant present (IF's
+    /// text_encoder ships fp16 shards only in many mirrors).
+    public let fallbackToAnyVariant: Bool
 
-    public init(path: String, variant: String? = nil) throws(RunnerError) {
+    public init(path: String, variant: String? = nil, fallbackToAnyVariant: Bool = true) throws(RunnerError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw .io(.io(path: path, message: "no such file or folder"))
         }
         self.path = path
         self.variant = variant
+        self.fallbackToAnyVariant = fallbackToAnyVariant
         if isDirectory.boolValue {
             layout = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("model_index.json"))
                 ? .snapshotRoot : .componentFolder
@@ -66,7 +70,7 @@ public struct StageModel: Sendable {
             do { return TensorSourceWeightStore(source: try SafetensorsFile(readingAt: path)) } catch { throw RunnerError.io(error) }
         case .snapshotRoot, .componentFolder:
             let folder = folder(for: component)!
-            return TensorSourceWeightStore(source: try Self.openWeights(inFolder: folder, variant: variant))
+            return TensorSourceWeightStore(source: try Self.openWeights(inFolder: folder, variant: variant, fallbackToAnyVariant: fallbackToAnyVariant))
         }
     }
 
@@ -102,7 +106,7 @@ public struct StageModel: Sendable {
 
     /// Opens the weights of a diffusers/transformers component folder: a sharded index if there is
     /// one, else a single safetensors file; `variant` picks `*.<variant>.*` files.
-    public static func openWeights(inFolder folder: String, variant: String?) throws -> any TensorSource {
+    public static func openWeights(inFolder folder: String, variant: String?, fallbackToAnyVariant: Bool = false) throws -> any TensorSource {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted() } catch {
             throw RunnerError.io(.io(path: folder, message: "cannot list the folder: \(error.localizedDescription)"))
@@ -111,6 +115,16 @@ public struct StageModel: Sendable {
             let parts = name.split(separator: ".").map(String.init)
             if let variant { return parts.contains(variant) || parts.contains { $0.hasPrefix("\(variant)-") } }
             return !parts.contains { $0 == "fp16" || $0.hasPrefix("fp16-") || $0 == "bf16" }
+        }
+        if variant == nil, fallbackToAnyVariant, !names.contains(where: { $0.hasSuffix(".safetensors") && matchesVariant($0) }) {
+            var variants = Set<String>()
+            for name in names where name.hasSuffix(".safetensors") {
+                for part in name.split(separator: ".") {
+                    let tag = String(part.split(separator: "-").first ?? part)
+                    if tag == "fp16" || tag == "bf16" { variants.insert(tag) }
+                }
+            }
+            if variants.count == 1 { return try openWeights(inFolder: folder, variant: variants.first!) }
         }
         let indexes = names.filter { $0.hasSuffix(".json") && $0.contains(".safetensors.index") && matchesVariant($0) }
         let singles = names.filter { $0.hasSuffix(".safetensors") && !$0.contains("-of-") && matchesVariant($0) }
