@@ -44,7 +44,7 @@ public struct VerifyReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case kind, model, reference, storageTypes = "storage_types", tolerance, outputs, layers
         case largestErrorGrowth = "largest_error_growth", fp16RangeAudit = "fp16_range_audit", passed
-        case loadSeconds = "load_seconds", computeSeconds = "compute_seconds", peakMemoryBytes = "peak_memory_bytes"
+        case loadSeconds = "load_seconds", computeSeconds = "compute_seconds", computeCPUSeconds = "compute_cpu_seconds", peakMemoryBytes = "peak_memory_bytes"
     }
 
     public func jsonText() throws -> String {
