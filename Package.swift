@@ -39,6 +39,7 @@ let package = Package(
     targets: [
         // MARK: C libraries (found with pkg-config; apt names in `providers`)
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSentencePieceLib", pkgConfig: "sentencepiece",
                        providers: [.apt(["libsentencepiece-dev"])]),
@@ -46,14 +47,16 @@ let package = Package(
         .target(name: "CSentencePiece", dependencies: ["CSentencePieceLib"]),
         // fp16/bf16 <-> fp32 bulk conversion with F16C/AVX2 (runtime-dispatched, no unsafeFlags).
         .target(name: "CHalfConvert"),
+        // CRC32C (SSE4.2) and SHA-256 (SHA extensions) hardware paths for pack checksums/provenance.
+        .target(name: "CChecksum"),
 
         // MARK: Swift modules
         // Memory mapping, byte views, dtypes, checked little-endian decoding: what every reader shares.
         .target(name: "MappedTensors", dependencies: ["CHalfConvert"]),
         .target(name: "SafetensorsReader", dependencies: ["MappedTensors"]),
-        .target(name: "PyTorchReader", dependencies: ["MappedTensors"]),
+        .target(name: "PyTorchReader", dependencies: ["MappedTensors", "CZlib"]),
         // Snapshot discovery, the GGUF pack (write/read/check), tensor types and their dequantization.
-        .target(name: "IFCore", dependencies: ["MappedTensors", "SafetensorsReader", "PyTorchReader", "CZstd"]),
+        .target(name: "IFCore", dependencies: ["MappedTensors", "SafetensorsReader", "PyTorchReader", "CZstd", "CChecksum"]),
         // CPU reference runner: kernels (OpenBLAS), T5 encoder + tokenizer, IF UNets, DDPM loops, verify.
         .target(name: "IFRunner", dependencies: ["IFCore", "SafetensorsReader", "COpenBLAS", "CSentencePiece"]),
         // Producing quantized tensors: schemes, policy, error reports.

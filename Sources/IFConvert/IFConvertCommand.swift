@@ -8,6 +8,12 @@ struct IFConvertCommand: AsyncParsableCommand {
         commandName: "ifconvert",
         abstract: "Convert DeepFloyd IF checkpoints to GGUF packs (fp16/int8/4-bit) and verify them on the CPU.",
         version: IFConvertVersion.string,
-        subcommands: [VerifyCommand.self, TokenizeCommand.self]
+        subcommands: [
+            InspectCommand.self,
+            CompressCommand.self,
+            DecompressCommand.self,
+            VerifyCommand.self,
+            TokenizeCommand.self,
+        ]
     )
 }

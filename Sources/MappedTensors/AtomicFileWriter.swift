@@ -64,6 +64,37 @@ public final class AtomicFileWriter {
         try write([UInt8](repeating: 0, count: count))
     }
 
+    /// Replaces already-written bytes at `offset` (placeholders whose value is known only at the
+    /// end, e.g. checksums in a file header). `offset + bytes.count` must not pass `bytesWritten`.
+    public func overwrite(at offset: Int, with bytes: [UInt8]) throws(TensorIOError) {
+        precondition(!finished && offset >= 0 && offset + bytes.count <= bytesWritten, "overwrite outside written bytes")
+        try flush()
+        var failure: TensorIOError?
+        bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = .io(path: temporaryPath, message: "write failed: \(String(cString: strerror(errno)))")
+                    return
+                }
+                done += n
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Flushes buffered bytes and fsyncs the temporary file, so it can be re-read and checked
+    /// before `commit()`.
+    public func synchronize() throws(TensorIOError) {
+        precondition(!finished, "synchronize after finish")
+        try flush()
+        guard fsync(descriptor) == 0 else {
+            throw .io(path: temporaryPath, message: "fsync failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Flushes, fsyncs and renames the temporary file onto the destination.
     public func commit() throws(TensorIOError) {
         precondition(!finished, "commit after finish")
@@ -83,6 +114,11 @@ public final class AtomicFileWriter {
         }
         finished = true
         TemporaryFiles.unregister(temporaryPath)
+        // Make the rename itself durable.
+        let slash = destination.lastIndex(of: "/")
+        let directory = slash.map { String(destination[..<$0]) } ?? "."
+        let directoryDescriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 { _ = fsync(directoryDescriptor); close(directoryDescriptor) }
     }
 
     /// Closes and deletes the temporary file; the destination is untouched.

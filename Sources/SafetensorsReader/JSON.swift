@@ -120,16 +120,27 @@ extension JSONValue {
             out += "]"
         case let .object(object):
             if object.count == 0 { out += "{}"; return }
+            // Objects of scalars (a tensor record) stay on one line even when pretty.
+            let inline = pretty && object.values.allSatisfy(\.isFlat)
             out += "{"
             for (i, (key, value)) in object.members.enumerated() {
-                if i > 0 { out += "," }
-                if pretty { JSONValue.newline(&out, indent + 1) }
+                if i > 0 { out += inline ? ", " : "," }
+                if pretty && !inline { JSONValue.newline(&out, indent + 1) }
                 JSONValue.writeString(key, into: &out)
                 out += pretty ? ": " : ":"
                 value.write(into: &out, pretty: pretty, indent: indent + 1)
             }
-            if pretty { JSONValue.newline(&out, indent) }
+            if pretty && !inline { JSONValue.newline(&out, indent) }
             out += "}"
+        }
+    }
+
+    /// A scalar, or an array of scalars.
+    private var isFlat: Bool {
+        switch self {
+        case .object: false
+        case let .array(items): items.allSatisfy { if case .array = $0 { false } else if case .object = $0 { false } else { true } }
+        default: true
         }
     }
 

@@ -23,10 +23,7 @@ public struct ShardedSafetensors: TensorSource {
 
     public init(indexAt indexPath: String) throws(TensorIOError) {
         func fail(_ message: String) -> TensorIOError { .malformed(path: indexPath, message: message) }
-        let indexFile = try MappedFile(readingAt: indexPath)
-        let json = try indexFile.withAllBytes { bytes throws(TensorIOError) in
-            try JSONParser.parse(bytes, path: indexPath)
-        }
+        let json = try JSONParser.parse(contentsOf: indexPath)
         guard case let .object(root) = json else { throw fail("index must be a JSON object, found \(json.kindName)") }
         guard let weightMapValue = root["weight_map"] else { throw fail("index has no \"weight_map\"") }
         guard case let .object(weightMap) = weightMapValue else {
