@@ -143,15 +143,31 @@ public struct StageModel: Sendable {
     }
 }
 
-/// Pack access for `StageModel` (filled in once IFCore's pack reader lands).
+/// Pack access for `StageModel`: one pack holds one component (its `if.component`).
 enum PackStageSupport {
-    static func weights(packPath: String, component: StageComponent) throws -> any WeightStore {
-        throw RunnerError.unsupported("reading packs in the runner (\(packPath))")
+    static func open(_ path: String, component: StageComponent) throws -> PackWeightStore {
+        let store = try PackWeightStore(readingAt: path)
+        let stored = store.pack.component ?? ""
+        // A text-encoder pack carries the tokenizer model too.
+        let wanted = component == .tokenizer ? StageComponent.textEncoder.rawValue : component.rawValue
+        guard stored.isEmpty || stored == wanted || (component == .tokenizer && store.attachments.spieceModel != nil) else {
+            throw RunnerError.badConfig("\(path) is a '\(stored)' pack; this needs the '\(wanted)' component")
+        }
+        return store
     }
 
-    static func configJSON(packPath: String, component: StageComponent) throws -> Data? { nil }
+    static func weights(packPath: String, component: StageComponent) throws -> any WeightStore {
+        try open(packPath, component: component)
+    }
+
+    static func configJSON(packPath: String, component: StageComponent) throws -> Data? {
+        try open(packPath, component: component).attachments.configJSON.map { Data($0.utf8) }
+    }
 
     static func tokenizerModel(packPath: String) throws -> [UInt8] {
-        throw RunnerError.unsupported("reading the tokenizer from a pack (\(packPath))")
+        guard let bytes = try open(packPath, component: .tokenizer).attachments.spieceModel else {
+            throw RunnerError.badConfig("\(packPath) carries no tokenizer model (if.tokenizer.spiece_model); convert the text encoder from a snapshot with tokenizer/")
+        }
+        return bytes
     }
 }
