@@ -17,6 +17,8 @@ struct IFConvertCommand: AsyncParsableCommand {
             ExportCommand.self,
             CheckCommand.self,
             QuantizeCommand.self,
+            VerifyCommand.self,
+            TokenizeCommand.self,
         ]
     )
 }
