@@ -58,7 +58,7 @@ let package = Package(
         // Snapshot discovery, the GGUF pack (write/read/check), tensor types and their dequantization.
         .target(name: "IFCore", dependencies: ["MappedTensors", "SafetensorsReader", "PyTorchReader", "CZstd", "CChecksum"]),
         // CPU reference runner: kernels (OpenBLAS), T5 encoder + tokenizer, IF UNets, DDPM loops, verify.
-        .target(name: "IFRunner", dependencies: ["IFCore", "COpenBLAS", "CSentencePiece"]),
+        .target(name: "IFRunner", dependencies: ["IFCore", "SafetensorsReader", "COpenBLAS", "CSentencePiece"]),
         // Producing quantized tensors: schemes, policy, error reports.
         .target(name: "IFQuant", dependencies: ["IFCore"]),
         .executableTarget(

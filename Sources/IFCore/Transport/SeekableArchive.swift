@@ -27,7 +27,7 @@ public final class SeekableArchive: ByteStorage, @unchecked Sendable {
 
     public init(readingAt path: String) throws(TransportError) {
         self.path = path
-        do { file = try MappedFile(readingAt: path) } catch { throw .io(path: path, message: error.description) }
+        do { file = try MappedFile(readingAt: path) } catch { throw .reading(error) }
         let entries = try Self.readSeekTable(file, path: path)
         var frames: [Frame] = []
         var compressedOffset = 0

@@ -23,7 +23,16 @@ public enum SeekableArchiveWriter {
         public var compressedByteCount: Int
         public var frameCount: Int
         public var shuffledFrameCount: Int
-        public var ratio: Double { compressedByteCount == 0 ? 0 : Double(originalByteCount) / Double(compressedByteCount) }
+        /// original / compressed.
+        public var ratio: Double
+
+        init(originalByteCount: Int, compressedByteCount: Int, frameCount: Int, shuffledFrameCount: Int) {
+            self.originalByteCount = originalByteCount
+            self.compressedByteCount = compressedByteCount
+            self.frameCount = frameCount
+            self.shuffledFrameCount = shuffledFrameCount
+            ratio = compressedByteCount == 0 ? 0 : Double(originalByteCount) / Double(compressedByteCount)
+        }
     }
 
     /// Compresses `source` (the whole storage) split at `segments` into `destination`.

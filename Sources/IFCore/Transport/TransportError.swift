@@ -6,6 +6,8 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     /// A frame failed to decompress; names what it held.
     case corruptFrame(path: String, frame: Int, holds: String, message: String)
     case io(path: String, message: String)
+    /// The reading layer failed (its message already names the file).
+    case reading(TensorIOError)
 
     public var description: String {
         switch self {
@@ -14,6 +16,7 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case let .corruptFrame(path, frame, holds, message):
             "\(path): frame \(frame) (\(holds)) is corrupt: \(message)"
         case let .io(path, message): "\(path): \(message)"
+        case let .reading(error): error.description
         }
     }
 }

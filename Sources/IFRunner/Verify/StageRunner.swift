@@ -22,7 +22,8 @@ public struct RangeAuditEntry: Sendable, Codable, Equatable {
     public let maxAbs: Double
     /// Which value inside the module peaked ("residual after attention", "feed-forward inner", ...).
     public let site: String
-    public var overflowsHalf: Bool { maxAbs > Double(Float16.greatestFiniteMagnitude) }
+    /// maxAbs > 65504, the largest finite fp16 value: fp16 inference would overflow here.
+    public let overflowsHalf: Bool
 
     enum CodingKeys: String, CodingKey { case module, maxAbs = "max_abs", site, overflowsHalf = "overflows_fp16" }
 
@@ -30,14 +31,7 @@ public struct RangeAuditEntry: Sendable, Codable, Equatable {
         self.module = module
         self.maxAbs = maxAbs
         self.site = site
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(module, forKey: .module)
-        try container.encode(maxAbs, forKey: .maxAbs)
-        try container.encode(site, forKey: .site)
-        try container.encode(overflowsHalf, forKey: .overflowsHalf)
+        self.overflowsHalf = maxAbs > Double(Float16.greatestFiniteMagnitude)
     }
 }
 
