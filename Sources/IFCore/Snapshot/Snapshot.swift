@@ -89,6 +89,13 @@ extension Snapshot {
         if WeightsSelection.isRegularFile(root + "/model_index.json") {
             return try discoverPipeline(root: root, variant: variant, original: original)
         }
+        // config.yml + pytorch_model.bin without a config.json: the original IF layout, not a component
+        // folder whose weights happen to be named pytorch_model.bin.
+        if let original, original.configPath != nil, original.weights != nil,
+           !WeightsSelection.isRegularFile(root + "/config.json") {
+            return Snapshot(path: path, layout: .original, variant: variant, pipelineClass: nil,
+                            components: [], originalCheckpoint: original)
+        }
         if let component = try discoverComponent(name: PathName.fileName(of: root), library: nil, className: nil,
                                                  directory: root, variant: variant), component.weights != nil {
             return Snapshot(path: path, layout: .component, variant: variant, pipelineClass: nil,
