@@ -94,9 +94,10 @@ extension Snapshot {
         if WeightsSelection.isRegularFile(root + "/model_index.json") {
             return try discoverPipeline(root: root, variant: variant, original: original)
         }
-        // config.yml without config.json: the original IF layout, whose pytorch_model.bin would
-        // otherwise look like a transformers component's weights.
-        if let original, original.configPath != nil, !WeightsSelection.isRegularFile(root + "/config.json") {
+        // config.yml + pytorch_model.bin without a config.json: the original IF layout, not a component
+        // folder whose weights happen to be named pytorch_model.bin.
+        if let original, original.configPath != nil, original.weights != nil,
+           !WeightsSelection.isRegularFile(root + "/config.json") {
             return Snapshot(path: path, layout: .original, variant: variant, pipelineClass: nil,
                             components: [], originalCheckpoint: original)
         }
