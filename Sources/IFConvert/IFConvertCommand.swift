@@ -13,6 +13,12 @@ struct IFConvertCommand: AsyncParsableCommand {
             CompressCommand.self,
             DecompressCommand.self,
             BenchReadCommand.self,
+            ConvertCommand.self,
+            ExportCommand.self,
+            CheckCommand.self,
+            QuantizeCommand.self,
+            VerifyCommand.self,
+            TokenizeCommand.self,
         ]
     )
 }

@@ -45,8 +45,6 @@ public struct SnapshotComponent: Sendable {
     public let library: String?
     public let className: String?
     public let directory: String
-    /// False when model_index.json lists the component but its folder is absent.
-    public var isPresent: Bool = true
     /// `config.json` of the component, when present.
     public let configPath: String?
     public let config: JSONValue?
@@ -101,9 +99,10 @@ extension Snapshot {
         if WeightsSelection.isRegularFile(root + "/model_index.json") {
             return try discoverPipeline(root: root, variant: variant, original: original)
         }
-        // config.yml without config.json: the original IF layout, whose pytorch_model.bin would
-        // otherwise look like a transformers component's weights.
-        if let original, original.configPath != nil, !WeightsSelection.isRegularFile(root + "/config.json") {
+        // config.yml + pytorch_model.bin without a config.json: the original IF layout, not a component
+        // folder whose weights happen to be named pytorch_model.bin.
+        if let original, original.configPath != nil, original.weights != nil,
+           !WeightsSelection.isRegularFile(root + "/config.json") {
             return Snapshot(path: path, layout: .original, variant: variant, pipelineClass: nil,
                             components: [], originalCheckpoint: original)
         }
@@ -131,13 +130,11 @@ extension Snapshot {
                 throw .malformed(path: indexPath, message: "component '\(key)' must be [library, class] strings, found \(value.serialized())")
             }
             let directory = root + "/" + key
-            // Trimmed snapshots (the tiny fixtures, downloads with allow_patterns) list optional
-            // components (safety_checker, feature_extractor, watermarker) without their folders.
             guard WeightsSelection.isDirectory(directory) else {
-                components.append(SnapshotComponent(
-                    name: key, library: library, className: className, directory: directory, isPresent: false,
-                    configPath: nil, config: nil, weights: nil, weightsVariant: nil, requestedVariant: variant))
-                continue
+                // IFPipeline._optional_components may be left out of a download (from_pretrained
+                // then takes them as None), so a missing folder for those is not an error.
+                if ["safety_checker", "feature_extractor", "watermarker", "text_encoder", "tokenizer"].contains(key) { continue }
+                throw .io(path: indexPath, message: "component '\(key)' (\(library).\(className)) is listed but its folder \(directory) is missing")
             }
             if let component = try discoverComponent(name: key, library: library, className: className,
                                                      directory: directory, variant: variant) {
