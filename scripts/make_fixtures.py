@@ -19,7 +19,7 @@ import pathlib
 import sys
 import time
 
-ORDER = ["snapshot", "torch_files", "original_layout", "malformed", "reference"]
+ORDER = ["snapshot", "torch_files", "original_layout", "malformed", "reference", "quant_reference"]
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO_ROOT / "scripts" / "requirements-fixtures.txt"
