@@ -52,7 +52,7 @@ struct PackWriterTests {
 
     /// Keeping dtypes, every tensor reads back with its name, dtype, shape and exact bytes.
     @Test func losslessRoundTripOfEveryDType() throws {
-        let folder = makeTemporaryFolder()
+        let folder = makePackTestFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let source = Self.sampleSource()
         let attachments = PackAttachments(component: "text_encoder", configJSON: "{\"d_model\": 8}", modelIndexJSON: "{}",
@@ -78,7 +78,7 @@ struct PackWriterTests {
     }
 
     @Test func sameInputGivesSameBytes() throws {
-        let folder = makeTemporaryFolder()
+        let folder = makePackTestFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try writePack(Self.sampleSource(), to: folder + "/a.gguf", policy: FloatCastPolicy(target: .f16))
         try writePack(Self.sampleSource(), to: folder + "/b.gguf", policy: FloatCastPolicy(target: .f16))
@@ -87,7 +87,7 @@ struct PackWriterTests {
 
     /// f32 -> f16 rounds to nearest even exactly like Swift's Float16 and counts overflow/flush.
     @Test func castToHalfCountsOverflowAndFlush() throws {
-        let folder = makeTemporaryFolder()
+        let folder = makePackTestFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let values: [Float] = [1, -2.5, 70000, -1e6, 1e-9, -1e-12, 0, 65504, 1.0009766, .infinity, 6e-8]
         let source = MemorySource([
@@ -115,7 +115,7 @@ struct PackWriterTests {
 
     /// fp16 -> f32 -> (pack) -> values identical; bf16 cast matches the reference rounding.
     @Test func widenAndBFloat16Casts() throws {
-        let folder = makeTemporaryFolder()
+        let folder = makePackTestFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let halves: [Float16] = [1, -0.5, 65504, 0.0001, -3]
         let halfBytes = halves.withUnsafeBytes { Array($0) }
@@ -134,7 +134,7 @@ struct PackWriterTests {
 
     /// A flipped bit in any tensor is found and named by its original name.
     @Test func checkNamesTheCorruptedTensor() throws {
-        let folder = makeTemporaryFolder()
+        let folder = makePackTestFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/c.gguf"
         try writePack(Self.sampleSource(), to: path)
@@ -151,7 +151,7 @@ struct PackWriterTests {
 
     /// An encoder failing mid-tensor leaves no output and no temp file; an existing output is untouched.
     @Test func interruptedWriteLeavesNoPartialOutput() throws {
-        let folder = makeTemporaryFolder()
+        let folder = makePackTestFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let source = MemorySource([
             TensorView(name: "a", dtype: .f32, shape: [4], data: ByteSlice(bytes: pseudoRandomBytes(16, seed: 1))),
@@ -172,7 +172,7 @@ struct PackWriterTests {
     }
 
     @Test func sourceFilesAreHashedIntoProvenance() throws {
-        let folder = makeTemporaryFolder()
+        let folder = makePackTestFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let sourcePath = folder + "/src.bin"
         FileManager.default.createFile(atPath: sourcePath, contents: Data("abc".utf8))
