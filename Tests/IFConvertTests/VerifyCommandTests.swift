@@ -97,3 +97,47 @@ import Testing
         #expect(bad.status == 2)
     }
 }
+
+/// The fixture T5 converted to packs (float, q8_0, int8) verifies against transformers' outputs.
+@Suite struct VerifyPackTests {
+    static func verifyJSON(_ pack: String, _ bundle: String) throws -> (status: Int32, object: [String: Any]) {
+        let run = try VerifyCommandTests.ifconvert(["verify", pack, "--reference", VerifyCommandTests.reference(bundle), "--json"])
+        let object = (try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]) ?? [:]
+        return (run.status, object)
+    }
+
+    static func relativeL2(_ object: [String: Any]) -> Double {
+        let outputs = object["outputs"] as? [[String: Any]] ?? []
+        let metrics = outputs.first?["metrics"] as? [String: Any] ?? [:]
+        return metrics["relative_l2_error"] as? Double ?? .infinity
+    }
+
+    @Test func floatAndEightBitPacksVerify() throws {
+        let folder = NSTemporaryDirectory() + "ifconvert-verifypacks-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let convert = try VerifyCommandTests.ifconvert(["convert", VerifyCommandTests.snapshot, "-o", folder, "--variant", "fp16", "--type", "f16"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let floatPack = folder + "/text_encoder.gguf"
+
+        let float = try Self.verifyJSON(floatPack, "t5")
+        #expect(float.status == 0 && float.object["passed"] as? Bool == true)
+        #expect(Self.relativeL2(float.object) <= 1e-5)
+        let tokens = try Self.verifyJSON(floatPack, "tokenizer")
+        #expect(tokens.status == 0, "the pack carries spiece.model")
+
+        for scheme in ["q8_0", "int8"] {
+            let output = folder + "/text_encoder-\(scheme).gguf"
+            let quantize = try VerifyCommandTests.ifconvert(["quantize", floatPack, "-o", output, "--type", scheme, "--no-errors"])
+            #expect(quantize.status == 0, "\(quantize.stderr)")
+            let result = try Self.verifyJSON(output, "t5")
+            #expect(result.status == 0, "\(scheme): \(result.object)")
+            let tolerance = result.object["tolerance"] as? [String: Any]
+            #expect(tolerance?["relative_l2"] as? Double == 5e-2, "\(scheme) gets the 8-bit bound")
+            let error = Self.relativeL2(result.object)
+            #expect(error > 1e-4 && error < 5e-2, "\(scheme): quantized, yet within the 8-bit bound: \(error)")
+            // Held to the float bound, an 8-bit pack fails.
+            let strict = try VerifyCommandTests.ifconvert(["verify", output, "--reference", VerifyCommandTests.reference("t5"), "--tolerance", "1e-5"])
+            #expect(strict.status == 1)
+        }
+    }
+}
