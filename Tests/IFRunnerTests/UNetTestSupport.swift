@@ -84,3 +84,34 @@ func unetRandomFloats(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         return (Float(z >> 40) / Float(1 << 24) * 2 - 1) * scale
     }
 }
+
+/// Tensors held in memory (f32 or f16), served as a TensorSource for building small layers.
+struct UNetInMemorySource: TensorSource {
+    var tensors: [String: TensorView] = [:]
+    var formatName: String { "memory" }
+    var filePaths: [String] { ["memory"] }
+    var tensorNames: [String] { Array(tensors.keys).sorted() }
+    var metadata: [String: String] { [:] }
+
+    mutating func add(_ name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
+        var bytes: [UInt8] = []
+        for v in values {
+            if dtype == .f16 {
+                withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { bytes += $0 }
+            } else {
+                withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
+            }
+        }
+        tensors[name] = TensorView(name: name, dtype: dtype, shape: shape, data: ByteSlice(bytes: bytes))
+    }
+
+    func info(named name: String) throws(TensorIOError) -> TensorInfo {
+        guard let t = tensors[name] else { throw .missingTensor(path: "memory", name: name) }
+        return TensorInfo(name: name, dtype: t.dtype, shape: t.shape, byteCount: t.byteCount)
+    }
+
+    func tensor(named name: String) throws(TensorIOError) -> TensorView {
+        guard let t = tensors[name] else { throw .missingTensor(path: "memory", name: name) }
+        return t
+    }
+}
