@@ -4,7 +4,27 @@
 // Dependency direction (never the other way round):
 //   IFConvert -> IFQuant -> IFRunner -> IFCore -> {SafetensorsReader, PyTorchReader} -> MappedTensors
 // C libraries are wrapped by `C`-prefixed modules, each imported by one Swift folder only.
+import Foundation
 import PackageDescription
+
+/// One test target per module. A target is declared once its folder holds Swift files, so modules
+/// can gain their tests independently. Tests read committed fixtures through `#filePath`.
+let testModules: [(name: String, dependencies: [Target.Dependency])] = [
+    ("MappedTensorsTests", ["MappedTensors"]),
+    ("SafetensorsReaderTests", ["SafetensorsReader"]),
+    ("PyTorchReaderTests", ["PyTorchReader"]),
+    ("IFCoreTests", ["IFCore"]),
+    ("IFRunnerTests", ["IFRunner"]),
+    ("IFQuantTests", ["IFQuant"]),
+    ("IFConvertTests", ["IFConvert", "IFCore"]),
+]
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+let testTargets: [Target] = testModules.compactMap { module in
+    let folder = packageRoot.appendingPathComponent("Tests/\(module.name)").path
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    guard files.contains(where: { $0.hasSuffix(".swift") }) else { return nil }
+    return .testTarget(name: module.name, dependencies: module.dependencies)
+}
 
 let package = Package(
     name: "ifconvert",
@@ -19,6 +39,7 @@ let package = Package(
     targets: [
         // MARK: C libraries (found with pkg-config; apt names in `providers`)
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSentencePieceLib", pkgConfig: "sentencepiece",
                        providers: [.apt(["libsentencepiece-dev"])]),
@@ -26,16 +47,18 @@ let package = Package(
         .target(name: "CSentencePiece", dependencies: ["CSentencePieceLib"]),
         // fp16/bf16 <-> fp32 bulk conversion with F16C/AVX2 (runtime-dispatched, no unsafeFlags).
         .target(name: "CHalfConvert"),
+        // CRC32C (SSE4.2) and SHA-256 (SHA extensions) hardware paths for pack checksums/provenance.
+        .target(name: "CChecksum"),
 
         // MARK: Swift modules
         // Memory mapping, byte views, dtypes, checked little-endian decoding: what every reader shares.
         .target(name: "MappedTensors", dependencies: ["CHalfConvert"]),
         .target(name: "SafetensorsReader", dependencies: ["MappedTensors"]),
-        .target(name: "PyTorchReader", dependencies: ["MappedTensors"]),
+        .target(name: "PyTorchReader", dependencies: ["MappedTensors", "CZlib"]),
         // Snapshot discovery, the GGUF pack (write/read/check), tensor types and their dequantization.
-        .target(name: "IFCore", dependencies: ["MappedTensors", "SafetensorsReader", "PyTorchReader", "CZstd"]),
+        .target(name: "IFCore", dependencies: ["MappedTensors", "SafetensorsReader", "PyTorchReader", "CZstd", "CChecksum"]),
         // CPU reference runner: kernels (OpenBLAS), T5 encoder + tokenizer, IF UNets, DDPM loops, verify.
-        .target(name: "IFRunner", dependencies: ["IFCore", "COpenBLAS", "CSentencePiece"]),
+        .target(name: "IFRunner", dependencies: ["IFCore", "SafetensorsReader", "COpenBLAS", "CSentencePiece"]),
         // Producing quantized tensors: schemes, policy, error reports.
         .target(name: "IFQuant", dependencies: ["IFCore"]),
         .executableTarget(
@@ -46,10 +69,7 @@ let package = Package(
             ]
         ),
 
-        // MARK: Tests
-        .testTarget(name: "MappedTensorsTests", dependencies: ["MappedTensors"]),
-        .testTarget(name: "IFRunnerTests", dependencies: ["IFRunner", "IFCore"]),
-
-    ],
+        // MARK: Tests (see `testTargets` below)
+    ] + testTargets,
     swiftLanguageModes: [.v6]
 )

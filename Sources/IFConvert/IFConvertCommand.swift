@@ -8,6 +8,10 @@ struct IFConvertCommand: AsyncParsableCommand {
         commandName: "ifconvert",
         abstract: "Convert DeepFloyd IF checkpoints to GGUF packs (fp16/int8/4-bit) and verify them on the CPU.",
         version: IFConvertVersion.string,
-        subcommands: []
+        subcommands: [
+            InspectCommand.self,
+            CompressCommand.self,
+            DecompressCommand.self,
+        ]
     )
 }

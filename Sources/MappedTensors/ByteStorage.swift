@@ -5,6 +5,16 @@ public protocol ByteStorage: AnyObject, Sendable {
     /// A human-readable origin (a file path, "heap") for error messages.
     var storageDescription: String { get }
     func withUnsafeBytes<R>(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+    /// Bytes of `range` held in memory, reporting any failure to produce them. Mappings and heap
+    /// buffers return themselves; lazily decoded storages (compressed archives) decode here, so
+    /// code that may read such storages calls `ByteSlice.materialized()` before touching bytes.
+    func materialize(_ range: Range<Int>) throws(TensorIOError) -> ByteSlice
+}
+
+extension ByteStorage {
+    public func materialize(_ range: Range<Int>) throws(TensorIOError) -> ByteSlice {
+        ByteSlice(storage: self, range: range)
+    }
 }
 
 /// Bytes that live on the heap: materialized non-contiguous views, inflated zip entries, test data.
@@ -55,6 +65,11 @@ public struct ByteSlice: Sendable {
     public func slice(_ relative: Range<Int>) -> ByteSlice {
         precondition(relative.lowerBound >= 0 && relative.upperBound <= range.count, "sub-slice outside slice")
         return ByteSlice(storage: storage, range: (range.lowerBound + relative.lowerBound)..<(range.lowerBound + relative.upperBound))
+    }
+
+    /// The same bytes, decoded into memory if the storage is lazy (see `ByteStorage.materialize`).
+    public func materialized() throws(TensorIOError) -> ByteSlice {
+        try storage.materialize(range)
     }
 
     /// A copy of the bytes (tests, small tensors).

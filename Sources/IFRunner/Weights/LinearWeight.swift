@@ -1,4 +1,3 @@
-import Dispatch
 import IFCore
 
 /// Decodes rows of a weight viewed as `[rowCount, columnCount]` into fp32. Implementations keep the
@@ -149,17 +148,11 @@ public struct DenseRowDecoder: WeightRowDecoder {
     /// and would otherwise leave one core idle between sgemm calls).
     static func widen(_ raw: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) {
         let count = out.count
-        let chunks = count >= 1 << 16 ? 2 : 1
-        let per = (count + chunks - 1) / chunks
-        let body: (Int) -> Void = { chunk in
-            let lo = chunk * per, hi = min(count, lo + per)
-            guard lo < hi else { return }
-            let size = dtype.byteSize
-            let src = UnsafeRawBufferPointer(rebasing: raw[(lo * size)..<(hi * size)])
-            let dst = UnsafeMutableBufferPointer(rebasing: out[lo..<hi])
-            widenChunk(src, dtype: dtype, into: dst)
+        let size = dtype.byteSize
+        Parallel.forEachRange(count, chunks: count >= 1 << 16 ? 2 : 1) { range in
+            let src = UnsafeRawBufferPointer(rebasing: raw[(range.lowerBound * size)..<(range.upperBound * size)])
+            widenChunk(src, dtype: dtype, into: UnsafeMutableBufferPointer(rebasing: out[range]))
         }
-        for chunk in 0..<chunks { body(chunk) }
     }
 
     private static func widenChunk(_ raw: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) {

@@ -1,0 +1,24 @@
+import SafetensorsReader
+
+/// Where a file's tensors start and end, so compressed frames never straddle two tensors.
+public enum ArchiveSegments {
+    /// Segments for a pack (GGUF) or safetensors file; any other file is one opaque segment,
+    /// which the planner still splits into bounded frames.
+    public static func forFile(at path: String, storage: any ByteStorage) throws(TensorIOError) -> [ArchiveSegment] {
+        if path.hasSuffix(".safetensors") {
+            return try forSafetensors(SafetensorsFile(storage: storage, path: path))
+        }
+        return [ArchiveSegment(range: 0..<storage.byteCount, label: "bytes")]
+    }
+
+    static func forSafetensors(_ file: SafetensorsFile) -> [ArchiveSegment] {
+        var segments = [ArchiveSegment(range: 0..<file.header.dataStart, label: "header")]
+        let base = file.header.dataStart
+        for entry in file.entries.sorted(by: { $0.dataOffsets.lowerBound < $1.dataOffsets.lowerBound }) {
+            let range = (base + entry.dataOffsets.lowerBound)..<(base + entry.dataOffsets.upperBound)
+            segments.append(ArchiveSegment(range: range, label: "tensor '\(entry.name)'",
+                                           shuffleWidth: entry.dtype.byteSize == 2 ? 2 : 0))
+        }
+        return segments
+    }
+}

@@ -1,0 +1,5 @@
+import Foundation
+
+enum ProcessInfoCompat {
+    static var activeProcessorCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import IFCore
+import SafetensorsReader
+
+/// The result of comparing one computed tensor with the bundle's.
+public struct TensorReport: Sendable, Codable {
+    public let name: String
+    public let shape: [Int]
+    public let metrics: ComparisonMetrics
+    /// Outputs only: within tolerance. Activations: nil (informative).
+    public let passed: Bool?
+}
+
+/// The layer whose relative L2 error grew most over the one before it.
+public struct ErrorGrowth: Sendable, Codable {
+    public let layer: String
+    public let previousLayer: String?
+    public let relativeL2Before: Double
+    public let relativeL2After: Double
+
+    enum CodingKeys: String, CodingKey {
+        case layer, previousLayer = "previous_layer", relativeL2Before = "relative_l2_before", relativeL2After = "relative_l2_after"
+    }
+}
+
+/// Everything `ifconvert verify` reports (text or `--json`).
+public struct VerifyReport: Sendable, Codable {
+    public let kind: ReferenceBundleKind
+    public let model: String
+    public let reference: String
+    public let storageTypes: [String]
+    public let tolerance: VerifyTolerance
+    public let outputs: [TensorReport]
+    public let layers: [TensorReport]
+    public let largestErrorGrowth: ErrorGrowth?
+    public let fp16RangeAudit: [RangeAuditEntry]
+    public let passed: Bool
+    public let loadSeconds: Double
+    public let computeSeconds: Double
+    public let peakMemoryBytes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case kind, model, reference, storageTypes = "storage_types", tolerance, outputs, layers
+        case largestErrorGrowth = "largest_error_growth", fp16RangeAudit = "fp16_range_audit", passed
+        case loadSeconds = "load_seconds", computeSeconds = "compute_seconds", peakMemoryBytes = "peak_memory_bytes"
+    }
+
+    public func jsonText() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Human-readable report.
+    public var text: String {
+        func format(_ v: Double) -> String { String(format: "%.3e", v) }
+        var lines = ["\(passed ? "PASS" : "FAIL") \(kind.rawValue): \(model) vs \(reference)"]
+        lines.append("weights: \(storageTypes.isEmpty ? "-" : storageTypes.joined(separator: ", ")); tolerance: relative L2 <= \(format(tolerance.relativeL2)) (\(tolerance.reason))")
+        for output in outputs {
+            let m = output.metrics
+            var line = "  \(output.passed == true ? "ok  " : "FAIL") \(output.name) \(output.shape): max abs \(format(m.maxAbsError)), mean abs \(format(m.meanAbsError)), rel L2 \(format(m.relativeL2Error)), cosine \(String(format: "%.8f", m.cosineSimilarity))"
+            if m.nanCount + m.infCount > 0 { line += ", NaN \(m.nanCount), inf \(m.infCount)" }
+            if m.mismatchCount > 0 && tolerance.relativeL2 == 0 { line += ", \(m.mismatchCount) of \(m.elementCount) differ" }
+            lines.append(line)
+        }
+        if !layers.isEmpty {
+            lines.append("per layer (relative L2 / max abs):")
+            for layer in layers {
+                lines.append("  \(layer.name): \(format(layer.metrics.relativeL2Error)) / \(format(layer.metrics.maxAbsError))")
+            }
+        }
+        if let growth = largestErrorGrowth {
+            lines.append("error grows most at \(growth.layer): \(format(growth.relativeL2Before)) -> \(format(growth.relativeL2After))")
+        }
+        if !fp16RangeAudit.isEmpty {
+            let peak = fp16RangeAudit.max { $0.maxAbs < $1.maxAbs }!
+            let over = fp16RangeAudit.filter(\.overflowsHalf).map(\.module)
+            lines.append("fp16 range: max |activation| \(format(peak.maxAbs)) at \(peak.module) (\(peak.site)); "
+                + (over.isEmpty ? "no layer exceeds 65504" : "exceeds 65504 in \(over.joined(separator: ", "))"))
+        }
+        lines.append(String(format: "load %.3f s, compute %.3f s, peak memory %.1f MiB", loadSeconds, computeSeconds, Double(peakMemoryBytes) / 1_048_576))
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Runs a stage on a reference bundle's inputs and compares (docs/VERIFY.md).
+public enum Verifier {
+    /// Opens the bundle at `path` (a safetensors file).
+    public static func openBundle(at path: String) throws(RunnerError) -> ReferenceBundle {
+        do { return ReferenceBundle(path: path, source: try SafetensorsFile(readingAt: path)) } catch {
+            throw .badReference(path: path, message: error.description)
+        }
+    }
+
+    /// Verifies `model` against `bundle`. Throws `RunnerError` on bad input (unknown kind, missing
+    /// tensors, shape mismatch); a numerical miss is `passed == false` in the report.
+    public static func verify(model: StageModel, bundle: ReferenceBundle, tolerance override: Double? = nil) throws -> VerifyReport {
+        let kind = try ReferenceBundleKind.detect(bundle)
+        guard let runnerType = kind.runnerType else {
+            throw RunnerError.unsupported("verifying '\(kind.rawValue)' bundles is not implemented yet")
+        }
+        let loadStart = Date()
+        let runner = try runnerType.load(model: model, bundle: bundle)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let computeStart = Date()
+        let result = try runner.compute(bundle: bundle)
+        let computeSeconds = Date().timeIntervalSince(computeStart)
+
+        var tolerance = runner.defaultTolerance
+        if let override { tolerance = VerifyTolerance(relativeL2: override, reason: "given with --tolerance") }
+        let computed = Dictionary(result.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+        var outputs: [TensorReport] = []
+        for name in bundle.names(withPrefix: "out.") {
+            guard let tensor = computed[name] else {
+                throw RunnerError.badReference(path: bundle.path, message: "expects '\(name)', which the \(kind.rawValue) runner does not produce (it gives \(result.tensors.map(\.name).filter { $0.hasPrefix("out.") }))")
+            }
+            let metrics = try compare(tensor, bundle: bundle)
+            let within = metrics.nanCount + metrics.infCount <= metrics.referenceNonFiniteCount
+                && (tensor.isExact ? metrics.mismatchCount == 0 : metrics.relativeL2Error <= tolerance.relativeL2)
+            outputs.append(TensorReport(name: name, shape: tensor.shape, metrics: metrics, passed: within))
+        }
+        guard !outputs.isEmpty else { throw RunnerError.badReference(path: bundle.path, message: "holds no out.* tensor to compare") }
+
+        // Activations, in the runner's execution order, for those the bundle has.
+        var layers: [TensorReport] = []
+        for tensor in result.tensors where tensor.name.hasPrefix("act.") && bundle.has(tensor.name) {
+            layers.append(TensorReport(name: tensor.name, shape: tensor.shape, metrics: try compare(tensor, bundle: bundle), passed: nil))
+        }
+        return VerifyReport(
+            kind: kind, model: model.path, reference: bundle.path, storageTypes: runner.storageLabels.sorted(),
+            tolerance: kind == .tokenizer ? .exact : tolerance, outputs: outputs, layers: layers,
+            largestErrorGrowth: largestGrowth(layers), fp16RangeAudit: result.rangeAudit,
+            passed: outputs.allSatisfy { $0.passed == true }, loadSeconds: loadSeconds, computeSeconds: computeSeconds,
+            peakMemoryBytes: ProcessMemory.peakResidentBytes())
+    }
+
+    static func compare(_ tensor: ComputedTensor, bundle: ReferenceBundle) throws -> ComparisonMetrics {
+        let view = try bundle.view(tensor.name)
+        guard view.elementCount == tensor.values.count else {
+            throw RunnerError.badReference(path: bundle.path, message: "'\(tensor.name)' has shape \(view.shape), the model computes \(tensor.shape)")
+        }
+        let expected = view.dtype.isFloatingPoint ? try bundle.floats(tensor.name) : try bundle.integers(tensor.name).values.map(Float.init)
+        return ComparisonMetrics(computed: tensor.values, reference: expected)
+    }
+
+    /// The layer with the largest increase of relative L2 error over its predecessor.
+    static func largestGrowth(_ layers: [TensorReport]) -> ErrorGrowth? {
+        guard !layers.isEmpty else { return nil }
+        var best: ErrorGrowth?
+        var bestIncrease = -Double.infinity
+        for (i, layer) in layers.enumerated() {
+            let before = i == 0 ? 0 : layers[i - 1].metrics.relativeL2Error
+            let increase = layer.metrics.relativeL2Error - before
+            if increase > bestIncrease {
+                bestIncrease = increase
+                best = ErrorGrowth(layer: layer.name, previousLayer: i == 0 ? nil : layers[i - 1].name,
+                                   relativeL2Before: before, relativeL2After: layer.metrics.relativeL2Error)
+            }
+        }
+        return best
+    }
+}
+
+/// Process memory figures for reports and benchmarks.
+public enum ProcessMemory {
+    /// Peak resident set size of this process so far (getrusage ru_maxrss).
+    public static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        #if os(Linux)
+        guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+        return Int(usage.ru_maxrss) * 1024  // kilobytes on Linux
+        #else
+        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+        return Int(usage.ru_maxrss)  // bytes on macOS
+        #endif
+    }
+}

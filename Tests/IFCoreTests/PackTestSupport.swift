@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import IFCore
+
+/// A fresh empty folder under the system temp dir, removed by the caller.
+func makeTemporaryFolder(_ label: String = "pack") -> String {
+    let path = NSTemporaryDirectory() + "ifconvert-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// The repository root (folder with Package.swift), found from this file's path.
+func repositoryRoot(file: String = #filePath) -> String {
+    var url = URL(fileURLWithPath: file).deletingLastPathComponent()
+    while url.path != "/" {
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        url.deleteLastPathComponent()
+    }
+    return "."
+}
+
+/// An in-memory tensor source for pipeline tests.
+struct MemorySource: TensorSource {
+    var views: [TensorView]
+    var formatName: String { "memory" }
+    var filePaths: [String] { [] }
+    var tensorNames: [String] { views.map(\.name) }
+    var metadata: [String: String] { [:] }
+
+    init(_ views: [TensorView]) { self.views = views }
+
+    func info(named name: String) throws(TensorIOError) -> TensorInfo {
+        let view = try tensor(named: name)
+        return TensorInfo(name: name, dtype: view.dtype, shape: view.shape, byteCount: view.byteCount)
+    }
+
+    func tensor(named name: String) throws(TensorIOError) -> TensorView {
+        guard let view = views.first(where: { $0.name == name }) else { throw .missingTensor(path: "memory", name: name) }
+        return view
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so tests need no fixtures for raw data.
+func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed | 1
+    return (0..<count).map { _ in
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        return UInt8(truncatingIfNeeded: state >> 24)
+    }
+}
+
+func floatBytes(_ values: [Float]) -> [UInt8] {
+    values.withUnsafeBytes { Array($0) }
+}

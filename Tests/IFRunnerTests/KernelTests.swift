@@ -1,0 +1,152 @@
+import IFCore
+@testable import IFRunner
+import Testing
+
+/// Fast kernels against their plain Double-accumulating reference twins.
+enum KernelTolerance {
+    /// Float accumulation over k <= 4096 terms of O(1) products vs Double: errors ~ sqrt(k) * 2^-24 * |sum|.
+    static let gemm: Float = 2e-5
+    /// Element-wise functions: a few float ulps (libm erff/tanhf/expf vs Double).
+    static let elementwise: Float = 1e-6
+    /// Norms: float lane sums vs Double, then one rsqrt.
+    static let norm: Float = 1e-5
+}
+
+@Suite("Kernels vs reference")
+struct KernelTests {
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func sgemmMatchesReference(transposeA: Bool, transposeB: Bool) {
+        let m = 7, n = 13, k = 300
+        let lda = (transposeA ? m : k) + 3, ldb = (transposeB ? k : n) + 2, ldc = n + 5
+        let a = randomFloats((transposeA ? k : m) * lda, seed: 1)
+        let b = randomFloats((transposeB ? n : k) * ldb, seed: 2)
+        let c0 = randomFloats(m * ldc, seed: 3)
+        var fast = c0, slow = c0
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                fast.withUnsafeMutableBufferPointer { cp in
+                    Kernels.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                                  a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb, beta: 2,
+                                  c: cp.baseAddress!, ldc: ldc)
+                }
+                slow.withUnsafeMutableBufferPointer { cp in
+                    Kernels.Reference.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                                            a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb, beta: 2,
+                                            c: cp.baseAddress!, ldc: ldc)
+                }
+            }
+        }
+        #expect(maxScaledError(fast, slow) <= KernelTolerance.gemm)
+        // Padding columns beyond n are untouched.
+        for i in 0..<m { for j in n..<ldc { #expect(fast[i * ldc + j] == c0[i * ldc + j]) } }
+    }
+
+    @Test(arguments: [1, 5, 77, 1000])
+    func softmaxMatchesReference(columns: Int) {
+        var fast = randomFloats(3 * columns, seed: UInt64(columns), scale: 30)
+        if columns > 1 { fast[0] = -.infinity }  // a masked entry must get probability 0
+        var slow = fast
+        fast.withUnsafeMutableBufferPointer { Kernels.softmaxRows($0.baseAddress!, rows: 3, columns: columns) }
+        slow.withUnsafeMutableBufferPointer { Kernels.Reference.softmaxRows($0.baseAddress!, rows: 3, columns: columns) }
+        #expect(maxScaledError(fast, slow) <= KernelTolerance.elementwise)
+        for r in 0..<3 {
+            let sum = fast[(r * columns)..<((r + 1) * columns)].reduce(0, +)
+            #expect(abs(sum - 1) < 1e-5)
+        }
+        if columns > 1 { #expect(fast[0] == 0) }
+    }
+
+    @Test func geluMatchesReference() {
+        let input = randomFloats(4096, seed: 7, scale: 8) + [0, -0.0, 1e-30, -20, 20]
+        for (fastKernel, slowKernel) in [(Kernels.geluExact, Kernels.Reference.geluExact), (Kernels.geluTanh, Kernels.Reference.geluTanh)] {
+            var fast = input, slow = input
+            fast.withUnsafeMutableBufferPointer { fastKernel($0) }
+            slow.withUnsafeMutableBufferPointer { slowKernel($0) }
+            #expect(maxScaledError(fast, slow) <= KernelTolerance.elementwise)
+        }
+        // The two GELUs differ (tanh approximation) by up to ~1e-3 near |x| ~ 2: they are not interchangeable.
+        var exact = input, tanh = input
+        exact.withUnsafeMutableBufferPointer { Kernels.geluExact($0) }
+        tanh.withUnsafeMutableBufferPointer { Kernels.geluTanh($0) }
+        #expect(maxScaledError(exact, tanh) > 1e-5)
+    }
+
+    @Test(arguments: [1, 8, 100, 4096])
+    func rmsNormMatchesReference(columns: Int) {
+        let rows = 3
+        let x = randomFloats(rows * columns, seed: 11, scale: 50)
+        let weight = randomFloats(columns, seed: 12)
+        var fast = [Float](repeating: 0, count: x.count), slow = fast
+        Kernels.rmsNorm(x, rows: rows, columns: columns, weight: weight, epsilon: 1e-6, output: &fast)
+        Kernels.Reference.rmsNorm(x, rows: rows, columns: columns, weight: weight, epsilon: 1e-6, output: &slow)
+        #expect(maxScaledError(fast, slow) <= KernelTolerance.norm)
+        // In place (x aliases output) gives the same.
+        var inPlace = x
+        inPlace.withUnsafeMutableBufferPointer { p in
+            Kernels.rmsNorm(p.baseAddress!, rows: rows, columns: columns, weight: weight, epsilon: 1e-6, output: p.baseAddress!)
+        }
+        #expect(inPlace == fast)
+    }
+
+    @Test(arguments: [true, false])
+    func layerNormMatchesReference(affine: Bool) {
+        let rows = 4, columns = 4096
+        let x = randomFloats(rows * columns, seed: 21, scale: 3).map { $0 + 10 }  // large mean: two-pass matters
+        let weight = randomFloats(columns, seed: 22), bias = randomFloats(columns, seed: 23)
+        var fast = [Float](repeating: 0, count: x.count), slow = fast
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                Kernels.layerNorm(x, rows: rows, columns: columns, weight: affine ? w.baseAddress : nil,
+                                  bias: affine ? b.baseAddress : nil, epsilon: 1e-5, output: &fast)
+                Kernels.Reference.layerNorm(x, rows: rows, columns: columns, weight: affine ? w.baseAddress : nil,
+                                            bias: affine ? b.baseAddress : nil, epsilon: 1e-5, output: &slow)
+            }
+        }
+        #expect(maxScaledError(fast, slow) <= KernelTolerance.norm)
+    }
+
+    @Test(arguments: [(32, 64, 1), (64, 7, 32), (96, 256, 32)])
+    func groupNormMatchesReference(channels: Int, spatial: Int, groups: Int) {
+        let x = randomFloats(channels * spatial, seed: 31, scale: 4)
+        let weight = randomFloats(channels, seed: 32), bias = randomFloats(channels, seed: 33)
+        var fast = [Float](repeating: 0, count: x.count), slow = fast
+        Kernels.groupNorm(x, channels: channels, spatial: spatial, groups: groups, weight: weight, bias: bias, epsilon: 1e-5, output: &fast)
+        Kernels.Reference.groupNorm(x, channels: channels, spatial: spatial, groups: groups, weight: weight, bias: bias, epsilon: 1e-5, output: &slow)
+        #expect(maxScaledError(fast, slow) <= KernelTolerance.norm)
+    }
+}
+
+@Suite("LinearWeight")
+struct LinearWeightTests {
+    /// Every stored float type, aligned and not, over several tiles (in = 4096 -> 64 rows per tile).
+    @Test(arguments: [DType.f32, .f16, .bf16], [false, true])
+    func applyMatchesReference(dtype: DType, misalign: Bool) throws {
+        let out = 150, inCount = 4096, rows = 3
+        let weights = randomFloats(out * inCount, seed: 41)
+        let bias = randomFloats(out, seed: 42)
+        let view = heapView(name: "w", dtype: dtype, shape: [out, inCount], floats: weights, misalign: misalign)
+        let linear = LinearWeight(name: "w", decoder: try DenseRowDecoder(view: view), bias: bias)
+        #expect(LinearWeight.tileRows(out: out, in: inCount) < out)
+        let stored = weights.map { roundTripped($0, dtype) }
+        #expect(linear.decodedWeights() == stored)
+
+        let x = randomFloats(rows * inCount, seed: 43)
+        let fast = linear.apply(x, rows: rows)
+        var slow = [Float](repeating: 0, count: rows * out)
+        Kernels.Reference.sgemm(transposeA: false, transposeB: true, m: rows, n: out, k: inCount,
+                                a: x, lda: inCount, b: stored, ldb: inCount, c: &slow, ldc: out)
+        for r in 0..<rows { for j in 0..<out { slow[r * out + j] += bias[j] } }
+        #expect(maxScaledError(fast, slow) <= KernelTolerance.gemm)
+    }
+
+    @Test func convWeightIsViewedAsMatrix() throws {
+        let view = heapView(name: "conv", dtype: .f16, shape: [4, 3, 3, 3], floats: randomFloats(108, seed: 5))
+        let decoder = try DenseRowDecoder(view: view)
+        #expect(decoder.rowCount == 4 && decoder.columnCount == 27)
+    }
+
+    @Test func integerTensorIsRejected() {
+        let view = TensorView(name: "ids", dtype: .i64, shape: [2, 2], data: ByteSlice(bytes: [UInt8](repeating: 0, count: 32)))
+        #expect(throws: RunnerError.self) { try DenseRowDecoder(view: view) }
+    }
+}
