@@ -12,10 +12,11 @@ struct SamplingLoopTests {
     /// (same float32 op order); what differs is each UNet forward, by fp32 summation order
     /// (~1e-6 relative). Guidance multiplies eps differences by up to 1 + 2s (15 at s = 7),
     /// x0 = (x - sqrt(1-a) eps) / sqrt(a) divides by sqrt(a) (0.3 at t = 800), and the next forward
-    /// sees the perturbed sample: the fixture loops grow the error ~3x per step, to 1.7e-4
-    /// (stage I, 5 steps) and 3.0e-4 (stage II, 4 steps) max abs. 1e-3 is 1/8 of one 8-bit level
-    /// (2/255 in [-1, 1]): invisible, yet 10x below what a wrong op would give.
-    static let imageMaxAbsBound: Float = 1e-3
+    /// sees the perturbed sample: the fixture loops grow the error ~3x per step, to 2.3e-4
+    /// (stage I, 5 leading steps, s = 7) and 1.4e-3 (stage II, steps 999, 800, 799, 400, 0, s = 4;
+    /// its tiny UNet is ill-conditioned: torch's own fp32 forward is 8.5e-6 from fp64, ours 8.0e-6).
+    /// 4e-3 is half of one 8-bit level (2/255 in [-1, 1]): at most a rounding flip of a pixel.
+    static let imageMaxAbsBound: Float = 4e-3
 
     @Test(arguments: ["I", "II"])
     func verifyReplaysTheLoop(stage: String) throws {
@@ -30,8 +31,9 @@ struct SamplingLoopTests {
         let image = try #require(report.outputs.first { $0.name == "out.image" })
         #expect(Float(image.metrics.maxAbsError) <= Self.imageMaxAbsBound)
         // Every recorded step is compared; the error stays at the fp32-rounding level throughout.
-        #expect(report.layers.count == bundle.names(withPrefix: "step").filter { $0.hasSuffix(".prev_sample") }.count)
-        #expect(report.layers.allSatisfy { Float($0.metrics.maxAbsError) <= Self.imageMaxAbsBound })
+        let recorded = bundle.names(withPrefix: "step").filter { $0.hasSuffix(".prev_sample") || $0.hasSuffix(".model_output") }
+        #expect(report.layers.count == recorded.count)
+        #expect(report.layers.filter { $0.name.hasSuffix(".prev_sample") }.allSatisfy { Float($0.metrics.maxAbsError) <= Self.imageMaxAbsBound })
         let comparison = try #require(report.images.first)
         #expect((comparison.psnr ?? .infinity) > 80)
         let png = try #require(comparison.pngPath)

@@ -18,6 +18,8 @@ struct UNetForwardTests {
     static func snapshot(_ stage: String) -> String { unetRepositoryRoot().appendingPathComponent("fixtures/IF-\(stage)-tiny").path }
     static func bundlePath(_ name: String) -> String { unetRepositoryRoot().appendingPathComponent("fixtures/reference/\(name).safetensors").path }
 
+    static func bundle(_ stage: String) throws -> ReferenceBundle { try Verifier.openBundle(at: bundlePath("unet-\(stage)")) }
+
     @Test(arguments: ["I", "II"], ["fp16", nil] as [String?])
     func verifyPassesWithinFloatTolerance(stage: String, variant: String?) throws {
         let model = try StageModel(path: Self.snapshot(stage), variant: variant)
@@ -26,10 +28,13 @@ struct UNetForwardTests {
         #expect(report.tolerance == .float)
         #expect(report.passed, "\(report.text)")
         #expect(report.outputs.count == 1 && report.outputs[0].metrics.relativeL2Error <= 1e-5)
-        // Every block output of the bundle is attributed, in execution order (conv_in first).
-        #expect(report.layers.count >= 10)
-        #expect(report.layers.first?.name == "act.conv_in" || report.layers.first?.name == "act.time_embedding")
-        #expect(report.layers.allSatisfy { $0.metrics.relativeL2Error <= 1e-5 })
+        // Every activation of the bundle is attributed, in execution order (the sinusoid first).
+        #expect(try report.layers.count == Self.bundle(stage).names(withPrefix: "act.").count)
+        #expect(report.layers.first?.name == "act.time_proj")
+        #expect(report.layers.last?.name == "act.conv_out")
+        // Stage II's tiny UNet is ill-conditioned at its attention level (torch fp32 vs fp64: 8.5e-6
+        // relative on out.sample): inner layers may exceed 1e-5 by a little; 1e-4 still flags a wrong op.
+        #expect(report.layers.allSatisfy { $0.metrics.relativeL2Error <= 1e-4 })
         #expect(report.fp16RangeAudit.contains { $0.module == "mid_block" })
     }
 
@@ -54,7 +59,7 @@ struct UNetForwardTests {
         let observer = RecordingObserver()
         let sample = try bundle.view("in.sample")
         _ = try unet.forward(sample: try bundle.floats("in.sample"), batch: 2, height: sample.shape[2], width: sample.shape[3],
-                             timesteps: [981, 981], encoderHiddenStates: try bundle.floats("in.encoder_hidden_states"),
+                             timesteps: [999, 400], encoderHiddenStates: try bundle.floats("in.encoder_hidden_states"),
                              sequenceLength: try bundle.view("in.encoder_hidden_states").shape[1], classLabels: [250, 250], observer: observer)
         for level in 0..<3 {
             #expect(observer.values["down_blocks.\(level)"] != nil)
@@ -66,7 +71,7 @@ struct UNetForwardTests {
         // Buffers are pooled: a second forward allocates nothing new.
         let before = unet.peakActivationBytes
         _ = try unet.forward(sample: try bundle.floats("in.sample"), batch: 2, height: sample.shape[2], width: sample.shape[3],
-                             timesteps: [981, 981], encoderHiddenStates: try bundle.floats("in.encoder_hidden_states"),
+                             timesteps: [999, 400], encoderHiddenStates: try bundle.floats("in.encoder_hidden_states"),
                              sequenceLength: try bundle.view("in.encoder_hidden_states").shape[1], classLabels: [250, 250])
         #expect(unet.peakActivationBytes == before)
     }

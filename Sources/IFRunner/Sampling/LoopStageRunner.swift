@@ -2,7 +2,8 @@ import Foundation
 import IFCore
 
 /// Stage loop bundles (`loop-I`, `loop-II`): replays the recorded noise through our UNet and
-/// scheduler and returns `out.image` plus every `step<i>.prev_sample` (compared as layers).
+/// scheduler and returns `out.image` plus every `step<i>.model_output` / `step<i>.prev_sample` the
+/// bundle holds (compared as layers, in step order).
 public struct LoopStageRunner: StageRunner {
     public let unet: IFUNet
     public let scheduler: DDPMScheduler
@@ -45,9 +46,17 @@ public struct LoopStageRunner: StageRunner {
         }
         var steps: [ComputedTensor] = []
         let shape = reference.imageShape
+        let names = Set(bundle.source.tensorNames)
         let image = try StageSampler.run(unet: unet, scheduler: scheduler, imageNoisingScheduler: imageNoisingScheduler,
-                                         request: reference.request, noise: &reference.noise) { i, _, x in
-            if reference.expectedSteps[i] != nil { steps.append(ComputedTensor(name: "step\(i).prev_sample", shape: shape, values: x)) }
+                                         request: reference.request, noise: &reference.noise) { step in
+            let prefix = "step\(step.index)."
+            if names.contains(prefix + "model_output") {
+                let outShape = [shape[0], step.modelOutput.count / max(1, shape[0] * shape[2] * shape[3]), shape[2], shape[3]]
+                steps.append(ComputedTensor(name: prefix + "model_output", shape: outShape, values: step.modelOutput))
+            }
+            if names.contains(prefix + "prev_sample") {
+                steps.append(ComputedTensor(name: prefix + "prev_sample", shape: shape, values: step.previousSample))
+            }
         }
         unet.releaseBuffers()
         return StageResult(tensors: [ComputedTensor(name: "out.image", shape: shape, values: image)] + steps)

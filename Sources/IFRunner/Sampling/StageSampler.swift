@@ -97,15 +97,25 @@ public struct StageRequest: Sendable {
     }
 }
 
+/// What one denoising step produced.
+public struct SamplingStep: Sendable {
+    public let index: Int
+    public let timestep: Int
+    /// The guided output handed to `scheduler.step`: `cat([eps, v_cond], 1)`, `[batch, 6, H, W]`.
+    public let modelOutput: [Float]
+    /// The scheduler's `prev_sample`, `[batch, C, H, W]`.
+    public let previousSample: [Float]
+}
+
 /// IFPipeline / IFSuperResolutionPipeline denoising loops (diffusers `__call__` with
 /// `output_type="pt"`), minus text encoding, safety checker and watermark.
 public enum StageSampler {
-    /// Runs the loop; `onStep(i, t, x)` sees each `prev_sample`. Returns the final sample
+    /// Runs the loop; `onStep` sees each step's model output and `prev_sample`. Returns the final sample
     /// `[batch, C, height, width]` (unclamped, as `output_type="pt"` returns it).
     public static func run(
         unet: IFUNet, scheduler: DDPMScheduler, imageNoisingScheduler: DDPMScheduler? = nil,
         request r: StageRequest, noise: inout NoiseSource,
-        onStep: (Int, Int, [Float]) throws -> Void = { _, _, _ in }
+        onStep: (SamplingStep) throws -> Void = { _ in }
     ) throws -> [Float] {
         let stageII = r.lowResImage != nil
         let channels = stageII ? unet.config.inChannels / 2 : unet.config.inChannels
@@ -193,7 +203,7 @@ public enum StageSampler {
             x = try scheduler.step(modelOutput: prediction, timestep: t, previousTimestep: previous, sample: x, batch: r.batch) {
                 try noise.variance(step: i, count: r.batch * perSample)
             }
-            try onStep(i, t, x)
+            try onStep(SamplingStep(index: i, timestep: t, modelOutput: prediction, previousSample: x))
         }
         return x
     }

@@ -135,7 +135,7 @@ public enum Verifier {
 
         // Activations (and a loop's per-step samples), in the runner's execution order, for those the bundle has.
         var layers: [TensorReport] = []
-        for tensor in result.tensors where (tensor.name.hasPrefix("act.") || tensor.name.hasSuffix(".prev_sample")) && bundle.has(tensor.name) {
+        for tensor in result.tensors where (tensor.name.hasPrefix("act.") || tensor.name.hasPrefix("step")) && bundle.has(tensor.name) {
             layers.append(TensorReport(name: tensor.name, shape: tensor.shape, metrics: try compare(tensor, bundle: bundle), passed: nil))
         }
         var report = VerifyReport(
