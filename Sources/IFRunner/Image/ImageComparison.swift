@@ -46,24 +46,27 @@ public struct ImageComparison: Sendable, Codable {
         heatMapGain = maxDiff > 0 ? 1 / maxDiff : 1
         guard let directory else { pngPath = nil; return }
 
-        // Canvas: 3 panels per row with a 2-pixel gap; rows = samples.
-        let gap = 2, panelWidth = width, canvasWidth = 3 * panelWidth + 2 * gap
-        let canvasHeight = batch * height + (batch - 1) * gap
+        // Canvas: 3 panels per row with a 2-pixel gap; rows = samples. Small images are enlarged
+        // (nearest neighbour) to at least 128 pixels so single pixels stay visible.
+        let zoom = max(1, 128 / max(height, width))
+        let gap = 2, panelWidth = width * zoom, panelHeight = height * zoom, canvasWidth = 3 * panelWidth + 2 * gap
+        let canvasHeight = batch * panelHeight + (batch - 1) * gap
         var rgb = [UInt8](repeating: 40, count: canvasWidth * canvasHeight * 3)
         let plane = height * width
         for b in 0..<batch {
-            for y in 0..<height {
-                for x in 0..<width {
-                    let top = b * (height + gap) + y
+            for py in 0..<panelHeight {
+                let y = py / zoom, top = b * (panelHeight + gap) + py
+                for px in 0..<panelWidth {
+                    let x = px / zoom
                     var diff = 0.0
                     for c in 0..<3 {
                         let i = (b * 3 + c) * plane + y * width + x
-                        rgb[(top * canvasWidth + x) * 3 + c] = byte(reference[i])
-                        rgb[(top * canvasWidth + panelWidth + gap + x) * 3 + c] = byte(ours[i])
+                        rgb[(top * canvasWidth + px) * 3 + c] = byte(reference[i])
+                        rgb[(top * canvasWidth + panelWidth + gap + px) * 3 + c] = byte(ours[i])
                         diff = max(diff, abs(unit(ours[i]) - unit(reference[i])))
                     }
                     let heat = Self.heatColor(min(1, diff * heatMapGain))
-                    let p = (top * canvasWidth + 2 * (panelWidth + gap) + x) * 3
+                    let p = (top * canvasWidth + 2 * (panelWidth + gap) + px) * 3
                     rgb[p] = heat.0; rgb[p + 1] = heat.1; rgb[p + 2] = heat.2
                 }
             }
