@@ -30,11 +30,11 @@ public final class LinearWeight: Sendable {
     /// Name of the weight tensor (messages).
     public let name: String
 
-    /// Scratch per tile, in floats (8 MiB of fp32: 512 rows of a 4096-wide weight, 204 of a 10240-wide
-    /// one). sgemm packs its whole input again for every call, so narrow tiles cost: on the XXL-width
-    /// T5 bench (154 input rows) 64-row tiles spent 14 % of the time re-packing the input, 256-row tiles
-    /// ~4 %; CPU time 2.03 s (64 rows) -> 1.87 s (256) -> 1.83 s (1024).
-    public static let tileElementBudget = 1 << 21
+    /// Scratch per tile, in floats (16 MiB of fp32: 1024 rows of a 4096-wide weight, 409 of a
+    /// 10240-wide one). sgemm packs its whole input again for every call, so narrow tiles cost: on
+    /// the XXL-width T5 bench (154 input rows, one thread) 64-row tiles spent 14 % of the time
+    /// re-packing the input; CPU time 2.03 s (64 rows), 1.87 s (256), ~1.7 s (1024).
+    public static let tileElementBudget = 1 << 22
 
     /// Tile scratch budget of this weight, in floats (tests use small ones to cross tile edges).
     let tileBudget: Int
