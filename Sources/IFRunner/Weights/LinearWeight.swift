@@ -13,10 +13,38 @@ public protocol WeightRowDecoder: Sendable {
     /// Runs `body` on the whole weight when it already is contiguous, aligned fp32 (no copy);
     /// returns false (without calling `body`) otherwise.
     func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool
+    /// Brings the stored bytes into memory now (page faults of a file mapping happen at load time,
+    /// not in the first computation).
+    func prefault()
 }
 
 extension WeightRowDecoder {
     public func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool { false }
+    public func prefault() {}
+}
+
+/// Touches one byte per page of `slice` (after asking the kernel to read it ahead), so a mapped
+/// file's pages are resident and mapped before timing-sensitive work starts.
+public func prefaultPages(of slice: ByteSlice) {
+    if let file = slice.storage as? MappedFile { file.adviseSequential(in: slice.range) }
+    slice.withUnsafeBytes { raw in
+        guard let base = raw.baseAddress, raw.count > 0 else { return }
+        let start = UncheckedSendable(base)
+        let count = raw.count
+        // The sums land in memory the optimizer cannot see through, so the loads are not elided.
+        let sinks = UnsafeMutablePointer<UInt8>.allocate(capacity: 2)
+        defer { sinks.deallocate() }
+        let sinkPointer = UncheckedSendable(sinks)
+        let pageCount = (count + 4095) / 4096
+        let perChunk = (pageCount + 1) / 2
+        Parallel.forEach(2) { chunk in
+            var sink: UInt8 = 0
+            for page in (chunk * perChunk)..<min(pageCount, (chunk + 1) * perChunk) {
+                sink &+= start.value.load(fromByteOffset: page * 4096, as: UInt8.self)
+            }
+            sinkPointer.value[chunk] = sink
+        }
+    }
 }
 
 /// `y = x W^T (+ b)` for a weight `W [out, in]` of any stored type. f32 weights are used in place;
@@ -128,6 +156,8 @@ public struct DenseRowDecoder: WeightRowDecoder {
     }
 
     public var storageLabel: String { view.dtype.rawValue }
+
+    public func prefault() { prefaultPages(of: view.data) }
 
     public func decodeRows(_ rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= rowCount)
