@@ -79,6 +79,12 @@ public struct ShardedPyTorchCheckpoint: TensorSource {
         self.metadata = metadata
     }
 
+    /// The shard holding `name`.
+    public func shard(for name: String) throws(TensorIOError) -> PyTorchCheckpoint {
+        guard let shard = shardByName[name] else { throw .missingTensor(path: indexPath, name: name) }
+        return shards[shard]
+    }
+
     public func info(named name: String) throws(TensorIOError) -> TensorInfo {
         guard let shard = shardByName[name] else { throw .missingTensor(path: indexPath, name: name) }
         return try shards[shard].info(named: name)

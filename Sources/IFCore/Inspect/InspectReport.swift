@@ -1,3 +1,4 @@
+import PyTorchReader
 import SafetensorsReader
 
 /// What `ifconvert inspect` reports: the layout found at a path, and for every weights source the
@@ -17,12 +18,23 @@ public struct InspectReport: Sendable {
         public var elementCount: Int { shape.reduce(1, *) }
     }
 
+    /// An object a PyTorch checkpoint's pickle would have built from a global outside the reader's
+    /// allowlist (never constructed), with its path in the pickle tree.
+    public struct SkippedObject: Sendable, Equatable {
+        public let path: String
+        public let global: String
+    }
+
     /// One opened tensor source.
     public struct Source: Sendable {
         public let format: String
         public let files: [String]
         public let metadata: [String: String]
         public let tensors: [Tensor]
+        /// PyTorch checkpoints: objects not built (see `SkippedObject`).
+        public var skippedObjects: [SkippedObject] = []
+        /// PyTorch checkpoints: where the state dict was found (`state_dict`, `model.module`); nil at the top.
+        public var stateDictPrefix: String? = nil
 
         public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
         public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
@@ -135,12 +147,23 @@ public struct InspectReport: Sendable {
         var tensors: [Tensor] = []
         tensors.reserveCapacity(source.tensorNames.count)
         let sharded = source as? ShardedSafetensors
+        let shardedPyTorch = source as? ShardedPyTorchCheckpoint
         let singleFile = source.filePaths.first.map(WeightsFile.fileName(of:)) ?? ""
         for name in source.tensorNames {
             let info = try source.info(named: name)
-            let file = try sharded.map { s throws(TensorIOError) in WeightsFile.fileName(of: try s.shard(for: name).path) } ?? singleFile
+            var file = singleFile
+            if let sharded { file = WeightsFile.fileName(of: try sharded.shard(for: name).path) }
+            if let shardedPyTorch { file = WeightsFile.fileName(of: try shardedPyTorch.shard(for: name).path) }
             tensors.append(Tensor(name: name, dtype: info.dtype, shape: info.shape, byteCount: info.byteCount, file: file))
         }
-        return Source(format: source.formatName, files: source.filePaths, metadata: source.metadata, tensors: tensors)
+        var summary = Source(format: source.formatName, files: source.filePaths, metadata: source.metadata, tensors: tensors)
+        if let checkpoint = source as? PyTorchCheckpoint {
+            summary.skippedObjects = checkpoint.skippedObjects.map { SkippedObject(path: $0.path, global: $0.global) }
+            summary.stateDictPrefix = checkpoint.stateDictPrefix
+        } else if let shardedPyTorch {
+            summary.skippedObjects = shardedPyTorch.skippedObjects.map { SkippedObject(path: $0.path, global: $0.global) }
+            summary.stateDictPrefix = shardedPyTorch.stateDictPrefix
+        }
+        return summary
     }
 }

@@ -1,3 +1,4 @@
+import PyTorchReader
 import SafetensorsReader
 
 /// A weights file found on disk, classified by name; opening it is a separate step (`openSource`).
@@ -11,6 +12,8 @@ public struct WeightsFile: Sendable, Equatable {
         case pytorch
         /// `*.bin.index*.json`: a `weight_map` over PyTorch shards.
         case pytorchIndex = "pytorch-index"
+        /// An ifconvert pack (or any GGUF file), read through `Pack`.
+        case gguf
     }
 
     public let kind: Kind
@@ -36,6 +39,8 @@ public struct WeightsFile: Sendable, Equatable {
             }
         } else if name.hasSuffix(".safetensors") {
             self.init(kind: .safetensors, path: path)
+        } else if name.hasSuffix(".gguf") {
+            self.init(kind: .gguf, path: path)
         } else if [".bin", ".pt", ".pth", ".ckpt"].contains(where: name.hasSuffix) {
             self.init(kind: .pytorch, path: path)
         } else {
@@ -51,18 +56,20 @@ public struct WeightsFile: Sendable, Equatable {
     }
 }
 
-/// Opens `weights` as one tensor source: a safetensors file, a sharded safetensors checkpoint, or
-/// (once the PyTorch reader is wired in) a PyTorch checkpoint.
+/// Opens `weights` as one tensor source: a safetensors file, a sharded safetensors checkpoint, a
+/// PyTorch checkpoint (zip or legacy) or a sharded PyTorch checkpoint.
 public func openSource(_ weights: WeightsFile) throws(TensorIOError) -> any TensorSource {
     switch weights.kind {
     case .safetensors:
         return try SafetensorsFile(readingAt: weights.path)
     case .safetensorsIndex:
         return try ShardedSafetensors(indexAt: weights.path)
-    case .pytorch, .pytorchIndex:
-        // TODO(PyTorchReader): dispatch here when the PyTorch zip/pickle reader lands.
-        throw .unsupported(path: weights.path,
-                           message: "reading PyTorch checkpoints is not available yet; use the .safetensors files of this snapshot")
+    case .pytorch:
+        return try PyTorchCheckpoint(readingAt: weights.path)
+    case .pytorchIndex:
+        return try ShardedPyTorchCheckpoint(indexAt: weights.path)
+    case .gguf:
+        return try Pack(readingAt: weights.path)
     }
 }
 

@@ -7,7 +7,7 @@ enum TorchGlobals {
         "torch.HalfStorage": .f16, "torch.BFloat16Storage": .bf16, "torch.FloatStorage": .f32,
         "torch.DoubleStorage": .f64, "torch.LongStorage": .i64, "torch.IntStorage": .i32,
         "torch.ShortStorage": .i16, "torch.CharStorage": .i8, "torch.ByteStorage": .u8,
-        "torch.BoolStorage": .bool, "torch.UntypedStorage": .u8,
+        "torch.BoolStorage": .bool, "torch.UntypedStorage": .u8, "torch.storage.UntypedStorage": .u8,
     ]
 
     /// Storage classes we cannot represent, with their element sizes (the legacy format needs

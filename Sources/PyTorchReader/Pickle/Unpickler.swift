@@ -82,12 +82,16 @@ struct Unpickler {
         return Int(raw)
     }
 
-    private mutating func readLine() throws(TensorIOError) -> String {
+    private mutating func readLineBytes() throws(TensorIOError) -> Slice<UnsafeRawBufferPointer> {
         guard let end = bytes[position...].firstIndex(of: 0x0A) else {
             throw failure("no newline before the end of the pickle")
         }
         defer { position = end + 1 }
-        return String(decoding: bytes[position..<end], as: UTF8.self)
+        return bytes[position..<end]
+    }
+
+    private mutating func readLine() throws(TensorIOError) -> String {
+        String(decoding: try readLineBytes(), as: UTF8.self)
     }
 
     // MARK: Stack
@@ -182,7 +186,7 @@ struct Unpickler {
         case O.shortBinUnicode: try push(.string(try utf8(try readBytes(try readLength(byteCount: 1)))))
         case O.binUnicode: try push(.string(try utf8(try readBytes(try readLength(byteCount: 4)))))
         case O.binUnicode8: try push(.string(try utf8(try readBytes(try readLength(byteCount: 8)))))
-        case O.unicode: try push(.string(rawUnicodeEscapeDecoded(try readLine())))
+        case O.unicode: try push(.string(rawUnicodeEscapeDecoded(try readLineBytes())))
         case O.shortBinString: try push(.string(String(decoding: try readBytes(try readLength(byteCount: 1)), as: UTF8.self)))
         case O.binString: try push(.string(String(decoding: try readBytes(try readLength(byteCount: 4)), as: UTF8.self)))
         case O.string: try push(.string(try quotedString(try readLine())))
@@ -403,10 +407,10 @@ struct Unpickler {
             .replacingAll("\\\\", with: "\\").replacingAll("\\'", with: "'")
     }
 
-    /// UNICODE (protocol 0): raw-unicode-escape, i.e. `\uXXXX` and `\UXXXXXXXX` only.
-    private func rawUnicodeEscapeDecoded(_ text: String) -> String {
+    /// UNICODE (protocol 0): raw-unicode-escape, i.e. Latin-1 bytes plus `\uXXXX` and `\UXXXXXXXX`.
+    private func rawUnicodeEscapeDecoded(_ raw: Slice<UnsafeRawBufferPointer>) -> String {
         var scalars = String.UnicodeScalarView()
-        var input = Array(text.unicodeScalars)[...]
+        var input = raw.map { Unicode.Scalar($0) }[...]
         while let scalar = input.popFirst() {
             if scalar == "\\", let marker = input.first, marker == "u" || marker == "U" {
                 let width = marker == "u" ? 4 : 8
