@@ -1,5 +1,6 @@
 import Foundation
 import IFCore
+import SafetensorsReader
 import Testing
 @testable import IFRunner
 
@@ -55,11 +56,11 @@ struct OriginalLayoutRunnerTests {
             try IFUNet(config: try UNetConfig(json: Data(original.config.jsonText.utf8), origin: "derived from config.yml"),
                        weights: TensorSourceWeightStore(source: original)),
             try IFUNet(config: try UNetConfig(contentsOf: unetDir.appendingPathComponent("config.json")),
-                       weights: TensorSourceWeightStore(source: try UNetTestSafetensors(
-                           path: unetDir.appendingPathComponent("diffusion_pytorch_model.fp16.safetensors").path))),
+                       weights: TensorSourceWeightStore(source: try SafetensorsFile(
+                           readingAt: unetDir.appendingPathComponent("diffusion_pytorch_model.fp16.safetensors").path))),
         ]
         #expect(models[0].config == models[1].config)
-        let bundle = try UNetTestSafetensors(path: root.appendingPathComponent("fixtures/reference/unet-II.safetensors").path)
+        let bundle = try SafetensorsFile(readingAt: root.appendingPathComponent("fixtures/reference/unet-II.safetensors").path)
         let sample = try bundle.tensor(named: "in.sample")
         let text = try bundle.tensor(named: "in.encoder_hidden_states")
         let batch = sample.shape[0]
