@@ -12,6 +12,13 @@ struct IFConvertCommand: AsyncParsableCommand {
             InspectCommand.self,
             CompressCommand.self,
             DecompressCommand.self,
+            BenchReadCommand.self,
+            ConvertCommand.self,
+            ExportCommand.self,
+            CheckCommand.self,
+            QuantizeCommand.self,
+            VerifyCommand.self,
+            TokenizeCommand.self,
         ]
     )
 }

@@ -78,7 +78,7 @@ public enum TensorQuantizer {
 
     public static func quantize(
         name: String, bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], as scheme: QuantScheme,
-        implementation: Implementation = .fast, measureError: Bool = false
+        implementation: Implementation = .fast, measureError: Bool = false, firstRowIndex: Int = 0
     ) throws(QuantError) -> QuantizedTensor {
         guard sourceTypes.contains(dtype) else {
             throw .unsupported(tensor: name, message: "element type \(dtype.rawValue) cannot be quantized (expected F32, F16, BF16 or F64)")
@@ -127,7 +127,7 @@ public enum TensorQuantizer {
                             return
                         }
                         if let bad = firstNonFinite(UnsafeBufferPointer(floats)) {
-                            failureOut[chunk] = .nonFinite(tensor: name, row: firstRow + bad / rowLength, column: bad % rowLength,
+                            failureOut[chunk] = .nonFinite(tensor: name, row: firstRowIndex + firstRow + bad / rowLength, column: bad % rowLength,
                                                            value: "\(floats[bad])")
                             return
                         }
@@ -139,7 +139,7 @@ public enum TensorQuantizer {
                         }
                         if let (row, column) = firstOverflowingScale(out.value + firstRow * rowOutBytes, scheme: scheme,
                                                                       rows: chunkRows, rowLength: rowLength) {
-                            failureOut[chunk] = .scaleOverflow(tensor: name, row: firstRow + row, column: column, scheme: scheme.rawValue)
+                            failureOut[chunk] = .scaleOverflow(tensor: name, row: firstRowIndex + firstRow + row, column: column, scheme: scheme.rawValue)
                             return
                         }
                         if measureError {

@@ -32,7 +32,7 @@ struct GGUFContainerTests {
     }
 
     @Test func metadataAndTensorsRoundTrip() throws {
-        let folder = makeTemporaryFolder("gguf")
+        let folder = makePackTestFolder("gguf")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let a = pseudoRandomBytes(2 * 3 * 4, seed: 1)
         let b = pseudoRandomBytes(5 * 2, seed: 2)
@@ -55,7 +55,7 @@ struct GGUFContainerTests {
     }
 
     @Test func customAlignmentIsWrittenAndHonoured() throws {
-        let folder = makeTemporaryFolder("gguf")
+        let folder = makePackTestFolder("gguf")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = try writeGGUF(folder, metadata: GGUFMetadata(), tensors: [
             (GGUFTensorDeclaration(name: "x", type: .i8, shape: [3]), [1, 2, 3]),
@@ -69,7 +69,7 @@ struct GGUFContainerTests {
     }
 
     @Test func writerRefusesLongNamesAndTooManyDimensions() throws {
-        let folder = makeTemporaryFolder("gguf")
+        let folder = makePackTestFolder("gguf")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         #expect(throws: TensorIOError.self) {
             _ = try writeGGUF(folder, metadata: GGUFMetadata(), tensors: [(GGUFTensorDeclaration(name: String(repeating: "n", count: 64), type: .i8, shape: [1]), [0])])
@@ -84,7 +84,7 @@ struct GGUFContainerTests {
     }
 
     @Test func patchReplacesPlaceholderInPlace() throws {
-        let folder = makeTemporaryFolder("gguf")
+        let folder = makePackTestFolder("gguf")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var m = GGUFMetadata()
         m.set("sums", .array(.uint32([0, 0])))
@@ -101,7 +101,7 @@ struct GGUFContainerTests {
 
     /// An interrupted write (writer dropped before commit) leaves neither output nor temp file.
     @Test func abandonedWriteLeavesNothing() throws {
-        let folder = makeTemporaryFolder("gguf")
+        let folder = makePackTestFolder("gguf")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         do {
             let output = try AtomicFileWriter(destination: folder + "/x.gguf", overwrite: false)

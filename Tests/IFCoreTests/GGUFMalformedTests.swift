@@ -132,7 +132,7 @@ struct GGUFMalformedTests {
 
     @Test(arguments: cases)
     func rejects(_ testCase: Case) throws {
-        let folder = makeTemporaryFolder("bad")
+        let folder = makePackTestFolder("bad")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/bad.gguf"
         FileManager.default.createFile(atPath: path, contents: Data(testCase.bytes))
@@ -147,7 +147,7 @@ struct GGUFMalformedTests {
 
     /// Every truncation of a valid file is refused cleanly.
     @Test func everyTruncationThrows() throws {
-        let folder = makeTemporaryFolder("trunc")
+        let folder = makePackTestFolder("trunc")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = try writeGGUF(folder, metadata: GGUFContainerTests.sampleMetadata(), tensors: [
             (GGUFTensorDeclaration(name: "a", type: .f32, shape: [2, 3]), pseudoRandomBytes(24, seed: 1)),

@@ -56,7 +56,7 @@ func jsonEqual(_ a: Any, _ b: Any) -> Bool {
 }
 
 /// The repository root (the folder holding Package.swift), found from this file's path.
-func repositoryRoot(_ file: String = #filePath) -> URL {
+func originalTestsRepositoryRoot(_ file: String = #filePath) -> URL {
     var url = URL(fileURLWithPath: file).deletingLastPathComponent()
     while url.path != "/" {
         if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }

@@ -3,14 +3,14 @@ import Testing
 @testable import IFCore
 
 /// A fresh empty folder under the system temp dir, removed by the caller.
-func makeTemporaryFolder(_ label: String = "pack") -> String {
+func makePackTestFolder(_ label: String = "pack") -> String {
     let path = NSTemporaryDirectory() + "ifconvert-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
 
 /// The repository root (folder with Package.swift), found from this file's path.
-func repositoryRoot(file: String = #filePath) -> String {
+func packRepositoryRoot(file: String = #filePath) -> String {
     var url = URL(fileURLWithPath: file).deletingLastPathComponent()
     while url.path != "/" {
         if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }

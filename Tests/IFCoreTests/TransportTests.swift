@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import IFCore
+import SafetensorsReader
 
 /// Seekable zstd archives: byte-exact round trips, `zstd -d` compatibility, random access, and
 /// corruption reported with what the frame held.
@@ -152,5 +153,28 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Reading one tensor of a compressed safetensors file decodes only what it needs and gives the
+/// same bytes as the uncompressed file.
+@Suite("zstd random access")
+struct ArchivedSourceTests {
+    static let fixture = repositoryRoot() + "/fixtures/IF-I-tiny/unet/diffusion_pytorch_model.fp16.safetensors"
+
+    @Test(arguments: [false, true])
+    func tensorBytesMatchUncompressedFile(shuffle: Bool) throws {
+        let directory = try TransportTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = try MappedFile(readingAt: Self.fixture)
+        let archivePath = directory + "/unet.safetensors.zst"
+        _ = try SeekableArchiveWriter.write(source: file, segments: ArchiveSegments.forFile(at: Self.fixture, storage: file),
+                                            to: archivePath, options: .init(level: 3, threads: 2, shuffle: shuffle))
+        let plain = try SafetensorsFile(readingAt: Self.fixture)
+        let archived = try ArchiveSegments.openArchivedSource(try SeekableArchive(readingAt: archivePath))
+        #expect(archived.tensorNames == plain.tensorNames)
+        for name in plain.tensorNames {
+            #expect(try archived.tensor(named: name).data.materialized().copyBytes() == plain.tensor(named: name).data.copyBytes())
+        }
     }
 }

@@ -64,6 +64,10 @@ public struct InspectReport: Sendable {
         public let weightsByteCount: Int?
         public let source: Source?
         public let skipped: String?
+        /// The diffusers model the original checkpoint maps onto (nil if it does not map).
+        public let implied: OriginalLayoutSummary?
+        /// Why the original checkpoint does not map onto diffusers names (missing/unmapped keys, ...).
+        public let mappingError: String?
     }
 
     public let path: String
@@ -108,8 +112,22 @@ public struct InspectReport: Sendable {
             var source: Source?
             var skipped: String?
             if let weights = checkpoint.weights { (source, skipped) = try open(weights) }
+            var implied: OriginalLayoutSummary?
+            var mappingError: String?
+            if checkpoint.configPath != nil, checkpoint.weights != nil {
+                var layout: OriginalLayoutSource?
+                do throws(OriginalLayoutError) {
+                    layout = try OriginalLayoutSource(checkpoint)
+                } catch {
+                    mappingError = error.description
+                }
+                if let layout {
+                    implied = OriginalLayoutSummary(layout)
+                    if source == nil { (source, skipped) = (try summarize(layout.checkpoint), nil) }
+                }
+            }
             original = Original(checkpoint: checkpoint, weightsByteCount: checkpoint.weights.flatMap { WeightsSelection.fileSize($0.path) },
-                                source: source, skipped: skipped)
+                                source: source, skipped: skipped, implied: implied, mappingError: mappingError)
         }
         return InspectReport(path: path, layout: snapshot.layout, variant: variant, pipelineClass: snapshot.pipelineClass,
                              components: components, original: original)

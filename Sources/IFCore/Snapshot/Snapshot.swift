@@ -59,6 +59,11 @@ public struct SnapshotComponent: Sendable {
 public struct OriginalCheckpoint: Sendable, Equatable {
     public let configPath: String?
     public let weights: WeightsFile?
+
+    public init(configPath: String?, weights: WeightsFile?) {
+        self.configPath = configPath
+        self.weights = weights
+    }
 }
 
 extension Snapshot {
@@ -89,14 +94,17 @@ extension Snapshot {
         if WeightsSelection.isRegularFile(root + "/model_index.json") {
             return try discoverPipeline(root: root, variant: variant, original: original)
         }
+        // config.yml + pytorch_model.bin without a config.json: the original IF layout, not a component
+        // folder whose weights happen to be named pytorch_model.bin.
+        if let original, original.configPath != nil, original.weights != nil,
+           !WeightsSelection.isRegularFile(root + "/config.json") {
+            return Snapshot(path: path, layout: .original, variant: variant, pipelineClass: nil,
+                            components: [], originalCheckpoint: original)
+        }
         if let component = try discoverComponent(name: PathName.fileName(of: root), library: nil, className: nil,
                                                  directory: root, variant: variant), component.weights != nil {
             return Snapshot(path: path, layout: .component, variant: variant, pipelineClass: nil,
                             components: [component], originalCheckpoint: original)
-        }
-        if let original {
-            return Snapshot(path: path, layout: .original, variant: variant, pipelineClass: nil,
-                            components: [], originalCheckpoint: original)
         }
         throw .unsupported(path: path, message: "no model_index.json, no known weights file (diffusion_pytorch_model.*, model.*, pytorch_model.*) and no config.yml + pytorch_model.bin here")
     }
@@ -118,6 +126,9 @@ extension Snapshot {
             }
             let directory = root + "/" + key
             guard WeightsSelection.isDirectory(directory) else {
+                // IFPipeline._optional_components may be left out of a download (from_pretrained
+                // then takes them as None), so a missing folder for those is not an error.
+                if ["safety_checker", "feature_extractor", "watermarker", "text_encoder", "tokenizer"].contains(key) { continue }
                 throw .io(path: indexPath, message: "component '\(key)' (\(library).\(className)) is listed but its folder \(directory) is missing")
             }
             if let component = try discoverComponent(name: key, library: library, className: className,

@@ -12,6 +12,8 @@ public struct WeightsFile: Sendable, Equatable {
         case pytorch
         /// `*.bin.index*.json`: a `weight_map` over PyTorch shards.
         case pytorchIndex = "pytorch-index"
+        /// An ifconvert pack (or any GGUF file), read through `Pack`.
+        case gguf
     }
 
     public let kind: Kind
@@ -37,6 +39,8 @@ public struct WeightsFile: Sendable, Equatable {
             }
         } else if name.hasSuffix(".safetensors") {
             self.init(kind: .safetensors, path: path)
+        } else if name.hasSuffix(".gguf") {
+            self.init(kind: .gguf, path: path)
         } else if [".bin", ".pt", ".pth", ".ckpt"].contains(where: name.hasSuffix) {
             self.init(kind: .pytorch, path: path)
         } else {
@@ -64,6 +68,8 @@ public func openSource(_ weights: WeightsFile) throws(TensorIOError) -> any Tens
         return try PyTorchCheckpoint(readingAt: weights.path)
     case .pytorchIndex:
         return try ShardedPyTorchCheckpoint(indexAt: weights.path)
+    case .gguf:
+        return try Pack(readingAt: weights.path)
     }
 }
 

@@ -11,6 +11,15 @@ public enum ArchiveSegments {
         return [ArchiveSegment(range: 0..<storage.byteCount, label: "bytes")]
     }
 
+    /// The tensors inside an archive, read lazily: a safetensors file's or a pack's.
+    public static func openArchivedSource(_ archive: SeekableArchive) throws(TensorIOError) -> any TensorSource {
+        let inner = archive.path.hasSuffix(".zst") ? String(archive.path.dropLast(4)) : archive.path
+        if inner.hasSuffix(".safetensors") {
+            return try SafetensorsFile(storage: archive, path: archive.path)
+        }
+        throw .unsupported(path: archive.path, message: "reading tensors from this archive needs its inner file name to end in .safetensors or .gguf")
+    }
+
     static func forSafetensors(_ file: SafetensorsFile) -> [ArchiveSegment] {
         var segments = [ArchiveSegment(range: 0..<file.header.dataStart, label: "header")]
         let base = file.header.dataStart

@@ -37,12 +37,14 @@ public struct VerifyReport: Sendable, Codable {
     public let passed: Bool
     public let loadSeconds: Double
     public let computeSeconds: Double
+    /// CPU time (user + system, all threads) spent computing: comparable across runs on a busy machine.
+    public let computeCPUSeconds: Double
     public let peakMemoryBytes: Int
 
     enum CodingKeys: String, CodingKey {
         case kind, model, reference, storageTypes = "storage_types", tolerance, outputs, layers
         case largestErrorGrowth = "largest_error_growth", fp16RangeAudit = "fp16_range_audit", passed
-        case loadSeconds = "load_seconds", computeSeconds = "compute_seconds", peakMemoryBytes = "peak_memory_bytes"
+        case loadSeconds = "load_seconds", computeSeconds = "compute_seconds", computeCPUSeconds = "compute_cpu_seconds", peakMemoryBytes = "peak_memory_bytes"
     }
 
     public func jsonText() throws -> String {
@@ -78,7 +80,8 @@ public struct VerifyReport: Sendable, Codable {
             lines.append("fp16 range: max |activation| \(format(peak.maxAbs)) at \(peak.module) (\(peak.site)); "
                 + (over.isEmpty ? "no layer exceeds 65504" : "exceeds 65504 in \(over.joined(separator: ", "))"))
         }
-        lines.append(String(format: "load %.3f s, compute %.3f s, peak memory %.1f MiB", loadSeconds, computeSeconds, Double(peakMemoryBytes) / 1_048_576))
+        lines.append(String(format: "load %.3f s, compute %.3f s (CPU %.3f s), peak memory %.1f MiB", loadSeconds, computeSeconds,
+                            computeCPUSeconds, Double(peakMemoryBytes) / 1_048_576))
         return lines.joined(separator: "\n")
     }
 }
@@ -102,9 +105,10 @@ public enum Verifier {
         let loadStart = Date()
         let runner = try runnerType.load(model: model, bundle: bundle)
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        let computeStart = Date()
+        let computeStart = Date(), cpuStart = ProcessMemory.cpuSeconds()
         let result = try runner.compute(bundle: bundle)
         let computeSeconds = Date().timeIntervalSince(computeStart)
+        let computeCPUSeconds = ProcessMemory.cpuSeconds() - cpuStart
 
         var tolerance = runner.defaultTolerance
         if let override { tolerance = VerifyTolerance(relativeL2: override, reason: "given with --tolerance") }
@@ -132,7 +136,7 @@ public enum Verifier {
             tolerance: kind == .tokenizer ? .exact : tolerance, outputs: outputs, layers: layers,
             largestErrorGrowth: largestGrowth(layers), fp16RangeAudit: result.rangeAudit,
             passed: outputs.allSatisfy { $0.passed == true }, loadSeconds: loadSeconds, computeSeconds: computeSeconds,
-            peakMemoryBytes: ProcessMemory.peakResidentBytes())
+            computeCPUSeconds: computeCPUSeconds, peakMemoryBytes: ProcessMemory.peakResidentBytes())
     }
 
     static func compare(_ tensor: ComputedTensor, bundle: ReferenceBundle) throws -> ComparisonMetrics {
@@ -162,8 +166,20 @@ public enum Verifier {
     }
 }
 
-/// Process memory figures for reports and benchmarks.
+/// Process memory and CPU-time figures for reports and benchmarks.
 public enum ProcessMemory {
+    /// User + system CPU time of the whole process (all threads) so far.
+    public static func cpuSeconds() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+        #else
+        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+        #endif
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// Peak resident set size of this process so far (getrusage ru_maxrss).
     public static func peakResidentBytes() -> Int {
         var usage = rusage()

@@ -1,0 +1,120 @@
+/// What an encoder reports about one tensor (the convert report prints it).
+public struct PackEncodingStats: Sendable, Equatable, Codable {
+    /// Finite source values that became ±inf in the output type.
+    public var overflowedToInfinity: Int = 0
+    /// Non-zero source values that became ±0 in the output type.
+    public var flushedToZero: Int = 0
+    /// Free-form numbers an encoder wants reported (a quantizer's error metrics, ...).
+    public var extra: [String: Double] = [:]
+
+    public init(overflowedToInfinity: Int = 0, flushedToZero: Int = 0, extra: [String: Double] = [:]) {
+        self.overflowedToInfinity = overflowedToInfinity
+        self.flushedToZero = flushedToZero
+        self.extra = extra
+    }
+}
+
+/// Where an encoder streams its output bytes: the data tensor first, then the companion tensors,
+/// in the order of `PackTensorPlan.outputs`. The writer checks the byte counts.
+public protocol PackByteSink: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws(TensorIOError)
+}
+
+extension PackByteSink {
+    public func write(bytes: [UInt8]) throws(TensorIOError) {
+        var failure: TensorIOError?
+        bytes.withUnsafeBytes { raw in
+            do throws(TensorIOError) { try write(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Writes the bytes of the first `count` elements of `array`.
+    public func write<T>(prefixOf array: [T], count: Int) throws(TensorIOError) {
+        var failure: TensorIOError?
+        array.withUnsafeBytes { raw in
+            do throws(TensorIOError) { try write(UnsafeRawBufferPointer(rebasing: raw[0..<(count * MemoryLayout<T>.stride)])) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+}
+
+/// Produces a tensor's stored bytes. The conversion hook: the float casts live here; the quantize
+/// module adds encoders for q8_0 / int8_rowwise / q4_0 / q4_k with the same shape.
+public protocol PackTensorEncoder: Sendable {
+    /// Streams the bytes of `plan.outputs` (in order) for the source tensor `view`. Must be
+    /// deterministic: the same input gives the same bytes whatever the thread count.
+    func encode(_ view: TensorView, plan: PackTensorPlan, into sink: any PackByteSink) throws(TensorIOError) -> PackEncodingStats
+}
+
+/// The plan for one source tensor: its record, the GGUF tensors that will hold it and the encoder
+/// that fills them.
+public struct PackTensorPlan: Sendable {
+    public var record: PackRecord
+    /// Data tensor first, then companions (the scale tensor of int8_rowwise).
+    public var outputs: [GGUFTensorDeclaration]
+    public var encoder: any PackTensorEncoder
+    /// Why a default was not applied, etc. ("T5 FFN wo kept F32 ...").
+    public var notes: [String]
+
+    public init(record: PackRecord, outputs: [GGUFTensorDeclaration], encoder: any PackTensorEncoder, notes: [String] = []) {
+        self.record = record
+        self.outputs = outputs
+        self.encoder = encoder
+        self.notes = notes
+    }
+
+    /// Bytes of all outputs (no padding).
+    public var outputByteCount: Int {
+        outputs.reduce(0) { total, output in
+            total + (output.type.byteCount(elementCount: output.shape.reduce(1, *)) ?? 0)
+        }
+    }
+
+    /// A plain plan: one GGUF tensor holding `dtype` elements of the logical shape.
+    public static func plain(
+        source info: TensorInfo, storing dtype: DType, rule: String, encoder: any PackTensorEncoder, notes: [String] = []
+    ) -> PackTensorPlan {
+        let record = PackRecord(originalName: info.name, shape: info.shape, dtype: dtype, sourceDType: info.dtype,
+                                encoding: .plain, rule: rule)
+        let output = GGUFTensorDeclaration(name: record.ggufName, type: PackStorage.ggmlType(holding: dtype),
+                                           shape: PackStorage.storageShape(for: info.shape, encoding: .plain))
+        return PackTensorPlan(record: record, outputs: [output], encoder: encoder, notes: notes)
+    }
+}
+
+/// Chooses, for every source tensor, how it is stored. `--type` maps to a policy; the quantize
+/// module supplies its own.
+public protocol PackTypePolicy: Sendable {
+    /// The `if.provenance.requested_type` value ("source", "f16", "q8_0", ...).
+    var requestedType: String { get }
+    func plan(for info: TensorInfo, component: String) throws(TensorIOError) -> PackTensorPlan
+}
+
+/// Walks a tensor's bytes in bounded windows so that peak memory stays small whatever the tensor
+/// size, and tells the kernel to drop mapped pages once a window is done.
+public enum SourceWindows {
+    /// Default window: large enough for sequential I/O, small against the 512 MB RSS budget.
+    public static let defaultByteCount = 16 << 20
+
+    /// Calls `body` on consecutive windows of `data`, each a multiple of `granularity` bytes
+    /// (element or row size) except possibly the last.
+    public static func forEach(
+        _ data: ByteSlice, windowByteCount: Int = defaultByteCount, granularity: Int = 1,
+        _ body: (UnsafeRawBufferPointer) throws(TensorIOError) -> Void
+    ) throws(TensorIOError) {
+        let step = max(granularity, windowByteCount / max(granularity, 1) * max(granularity, 1))
+        let mapped = data.storage as? MappedFile
+        var start = 0
+        while start < data.byteCount {
+            let end = min(data.byteCount, start + step)
+            var failure: TensorIOError?
+            data.slice(start..<end).withUnsafeBytes { raw in
+                do throws(TensorIOError) { try body(raw) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            mapped?.releasePages(in: (data.range.lowerBound + start)..<(data.range.lowerBound + end))
+            start = end
+        }
+    }
+}

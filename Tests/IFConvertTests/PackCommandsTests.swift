@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import IFConvert
+import IFCore
+
+/// convert / check / export end to end through the built `ifconvert` binary on the fixture snapshot.
+@Suite struct PackCommandsTests {
+    static let repoRoot: String = {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while url.path != "/", !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    /// Runs the `ifconvert` binary built next to the test bundle.
+    static func ifconvert(_ arguments: [String]) throws -> Result {
+        var binary = Bundle.main.bundleURL.appendingPathComponent("ifconvert")
+        if !FileManager.default.fileExists(atPath: binary.path) {
+            binary = URL(fileURLWithPath: repoRoot + "/.build/debug/ifconvert")
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func convertCheckExportThroughTheBinary() throws {
+        let folder = NSTemporaryDirectory() + "ifconvert-packcli-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let snapshot = Self.repoRoot + "/fixtures/IF-I-tiny"
+
+        let dry = try Self.ifconvert(["convert", snapshot, "-o", folder, "--variant", "fp16", "--dry-run", "--json"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("\"estimatedPeakMemoryByteCount\""))
+        #expect(!FileManager.default.fileExists(atPath: folder), "dry run writes nothing")
+
+        let convert = try Self.ifconvert(["convert", snapshot, "-o", folder, "--variant", "fp16", "--type", "f16"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(convert.stdout.contains("packs are in \(folder)/"))
+        #expect(convert.stdout.contains("DenseReluDense.wo.weight: kept F32"))
+        #expect(convert.stderr.isEmpty, "no progress bar when stderr is not a terminal")
+
+        let again = try Self.ifconvert(["convert", snapshot, "-o", folder, "--variant", "fp16"])
+        #expect(again.status != 0 && again.stderr.contains("--force"))
+
+        let check = try Self.ifconvert(["check", folder + "/unet.gguf"])
+        #expect(check.status == 0 && check.stdout.contains("all 301 tensors match"), "\(check.stdout)")
+
+        let export = try Self.ifconvert(["export", folder + "/text_encoder.gguf", "-o", folder + "/te", "--layout", "diffusers"])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/te/model.safetensors"))
+        #expect(FileManager.default.fileExists(atPath: folder + "/te/config.json"))
+
+        // Flip one bit in the last tensor's data: check names the tensor and fails.
+        let pack = try Pack(readingAt: folder + "/unet.gguf")
+        let victim = pack.records.last!
+        let offset = try pack.packTensor(for: victim).data.range.lowerBound
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: folder + "/unet.gguf"))
+        try handle.seek(toOffset: UInt64(offset))
+        let byte = try handle.read(upToCount: 1)![0]
+        try handle.seek(toOffset: UInt64(offset))
+        try handle.write(contentsOf: Data([byte ^ 0x01]))
+        try handle.close()
+        let damaged = try Self.ifconvert(["check", folder + "/unet.gguf", "--json"])
+        #expect(damaged.status == 1)
+        #expect(damaged.stdout.contains("\"name\" : \"\(victim.originalName)\""), "\(damaged.stdout)")
+    }
+
+    @Test func convertHelpListsTypes() {
+        let help = IFConvertCommand.helpMessage(for: ConvertCommand.self, columns: 100)
+        #expect(help.contains("--type <type>"))
+        #expect(help.contains("values: f32, f16, bf16"))
+        #expect(help.contains("--dry-run"))
+    }
+}

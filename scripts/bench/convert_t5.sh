@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Convert benchmark on a synthetic T5-v1.1-XXL-shaped sharded fp16 checkpoint (11.5 GB, FFN `wo`
+# in fp32; generator: scripts/bench/make_t5xxl_checkpoint.py). One run, side by side, page cache
+# warmed first, each output deleted before the next contender:
+#   cp          copying the shards (coreutils cp), and cp followed by sync (our convert fsyncs)
+#   ifconvert   convert (dtypes kept: lossless) with the read-back CRC verification, and --no-verify
+#   gguf-py     the `gguf` package's GGUFWriter fed numpy memmaps (scripts/bench/gguf_py_convert.py)
+# Wall time and peak RSS come from /usr/bin/time -v. Prints throughput and ratios vs cp.
+# Usage: scripts/bench/convert_t5.sh [DATA_DIR=/work/bench-data/t5xxl] [--keep-data]
+# Needs ~24 GB free (source + one output); generates the data when missing and deletes it at the
+# end unless --keep-data.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+data="${1:-/work/bench-data/t5xxl}"
+keep="${2:-}"
+py="${PYTHON:-/work/main/.venv/bin/python}"
+index="$data/model.safetensors.index.fp16.json"
+out="$(dirname "$data")/convert-bench-out"
+
+need_kb=$((24 * 1024 * 1024))
+[ -f "$index" ] && need_kb=$((12 * 1024 * 1024))
+free_kb=$(df -k --output=avail "$(dirname "$data")" | tail -1)
+if [ "$free_kb" -lt "$need_kb" ]; then
+  echo "convert_t5: need $((need_kb / 1024 / 1024)) GB free in $(dirname "$data"), have $((free_kb / 1024 / 1024)) GB" >&2
+  exit 1
+fi
+generated=0
+if [ ! -f "$index" ]; then "$py" scripts/bench/make_t5xxl_checkpoint.py "$data"; generated=1; fi
+swift build -c release --product ifconvert >&2
+bin="$(swift build -c release --show-bin-path)/ifconvert"
+shards=("$data"/model.fp16-*-of-*.safetensors)
+bytes=$(cat "${shards[@]}" | wc -c)   # also warms the page cache
+log="$(mktemp)"
+rm -rf "$out"; mkdir -p "$out"
+
+measure() {  # name, command...
+  local name="$1"; shift
+  local t; t="$(mktemp)"
+  /usr/bin/time -v "$@" > /dev/null 2> "$t" || { cat "$t" >&2; exit 1; }
+  local wall rss
+  wall=$(grep "Elapsed (wall clock)" "$t" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  rss=$(grep "Maximum resident set size" "$t" | awk '{print $NF}')
+  echo "$name $wall $rss" >> "$log"
+  echo "$name: ${wall}s, peak RSS $((rss / 1024)) MB" >&2
+  rm -f "$t"
+  rm -rf "${out:?}"/*
+  sync
+}
+
+measure cp cp "${shards[@]}" "$out/"
+measure cp+sync sh -c "cp \"\$@\" \"$out/\" && sync" sh "${shards[@]}"
+measure ifconvert "$bin" convert "$data" -o "$out/t5.gguf"
+measure ifconvert-no-verify "$bin" convert "$data" -o "$out/t5.gguf" --no-verify
+measure gguf-py "$py" scripts/bench/gguf_py_convert.py "$index" "$out/t5.gguf"
+
+"$py" - "$log" "$bytes" <<'PY'
+import sys
+rows = [line.split() for line in open(sys.argv[1])]
+total = int(sys.argv[2])
+base = {name: float(wall) for name, wall, _ in rows}
+print(f"{total / 1e9:.2f} GB of tensors+headers, page cache warm, one run each")
+print(f"{'who':22} {'wall s':>8} {'GB/s':>6} {'peak RSS MB':>12} {'vs cp':>6} {'vs cp+sync':>10}")
+for name, wall, rss in rows:
+    w = float(wall)
+    print(f"{name:22} {w:8.2f} {total / w / 1e9:6.2f} {int(rss) / 1024:12.0f} {base['cp'] / w:6.2f} {base['cp+sync'] / w:10.2f}")
+PY
+rm -rf "$out" "$log"
+if [ "$keep" != "--keep-data" ] && [ "$generated" = 1 ]; then rm -rf "$data"; fi
