@@ -1,51 +1,55 @@
 #!/usr/bin/env bash
-# Bounded libFuzzer run over the PyTorch reader (pickle machine, zip directory, whole checkpoint).
-#   scripts/fuzz_pytorch.sh [seconds per target, default 60] [targets, default "pickle zip checkpoint"]
-# Builds .build-fuzz/pytorch-fuzz with `swiftc -sanitize=fuzzer,address` from the sources of
-# MappedTensors + PyTorchReader (one module; no SwiftPM unsafeFlags needed), seeds each corpus from
-# fixtures/torch, and keeps crashes under .build-fuzz/artifacts/. Exit status 1 if anything was found.
+# Builds the PyTorch reader fuzzer (Fuzz/PyTorchReaderFuzz/main.swift) with libFuzzer + AddressSanitizer
+# (swiftc -sanitize=fuzzer,address), as scripts/fuzz.sh does for safetensors, and runs each target for a
+# bounded time. Usage: scripts/fuzz_pytorch.sh [seconds per target=60] [targets="pickle zip checkpoint"]
+# Seeds: fixtures/torch. New corpus entries go to .build/fuzz-pytorch/corpus-<target> (not committed);
+# crashes to .build/fuzz-pytorch/<target>-crash-*. Exit status 1 when a target found something.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 targets="${2:-pickle zip checkpoint}"
-work=.build-fuzz
-mkdir -p "$work/chalf" "$work/artifacts"
+out=.build/fuzz-pytorch
+mkdir -p "$out/modules"
 
-cat > "$work/chalf/module.modulemap" <<MAP
+# CHalfConvert (MappedTensors imports it): a module map for swiftc and an instrumented object.
+cat > "$out/modules/module.modulemap" <<MAP
 module CHalfConvert {
     header "$PWD/Sources/CHalfConvert/include/chalfconvert.h"
     export *
 }
 MAP
-sources=$(ls Sources/MappedTensors/*.swift; find Sources/PyTorchReader -name '*.swift' ! -name Exports.swift)
-if [ ! -x "$work/pytorch-fuzz" ] || [ -n "$(find $sources scripts/fuzz Sources/CHalfConvert -newer "$work/pytorch-fuzz" | head -1)" ]; then
-    echo "fuzz_pytorch: building (swiftc -sanitize=fuzzer,address -O) ..." >&2
-    clang -O1 -fsanitize=fuzzer-no-link,address -I Sources/CHalfConvert/include \
-        -c Sources/CHalfConvert/halfconvert.c -o "$work/halfconvert.o"
-    # ld.gold prints thousands of harmless "Cannot export local symbol __asan_*" warnings: log them.
-    if ! swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name PyTorchReaderFuzz \
-        -I "$work/chalf" -I Sources/CZlib $sources scripts/fuzz/PyTorchReaderFuzz.swift "$work/halfconvert.o" \
-        -o "$work/pytorch-fuzz" >"$work/build.log" 2>&1; then
-        grep -v "Cannot export local symbol" "$work/build.log" >&2
-        exit 2
-    fi
-fi
+clang -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/CHalfConvert/include -c Sources/CHalfConvert/halfconvert.c -o "$out/halfconvert.o"
+
+# ld.gold prints thousands of harmless "Cannot export local symbol __asan_*" warnings: keep them in a log.
+build() { "$@" >>"$out/build.log" 2>&1 || { grep -v "Cannot export local symbol" "$out/build.log" >&2; exit 2; }; }
+: >"$out/build.log"
+flags=(-O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 -I "$out/modules" -I Sources/CZlib)
+build swiftc "${flags[@]}" -emit-library -static -module-name MappedTensors \
+  -emit-module -emit-module-path "$out/modules/MappedTensors.swiftmodule" \
+  Sources/MappedTensors/*.swift -o "$out/libMappedTensors.a"
+build swiftc "${flags[@]}" -emit-library -static -module-name PyTorchReader \
+  -emit-module -emit-module-path "$out/modules/PyTorchReader.swiftmodule" \
+  $(find Sources/PyTorchReader -name '*.swift') -o "$out/libPyTorchReader.a"
+build swiftc "${flags[@]}" -module-name PyTorchReaderFuzz Fuzz/PyTorchReaderFuzz/main.swift \
+  "$out/libPyTorchReader.a" "$out/libMappedTensors.a" "$out/halfconvert.o" -lz -o "$out/pytorch-fuzz"
 
 found=0
 for target in $targets; do
-    corpus="$work/corpus-$target"
+    corpus="$out/corpus-$target"
     mkdir -p "$corpus"
     case "$target" in
-        pickle) cp -n fixtures/torch/pickles/*.pkl fixtures/torch/legacy.pt "$corpus"/ ;;
-        *) find fixtures/torch -maxdepth 2 \( -name '*.pt' -o -name '*.ckpt' -o -name '*.bin' \) -size -100k -exec cp -n {} "$corpus"/ \; ;;
+        pickle) seeds=(fixtures/torch/pickles) ;;
+        *) seeds=(fixtures/torch/hostile fixtures/torch/sharded) ;;
     esac
-    echo "fuzz_pytorch: $target for ${seconds}s" >&2
-    log="$work/$target.log"
-    if ! FUZZ_TARGET="$target" "$work/pytorch-fuzz" "$corpus" -max_total_time="$seconds" -max_len=65536 \
-        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$work/artifacts/$target-" >"$log" 2>&1; then
+    # Small torch files as seeds too (the UNet .bin is too large for -max_len).
+    find fixtures/torch -maxdepth 1 -type f \( -name '*.pt' -o -name '*.ckpt' \) -exec cp -n {} "$corpus"/ \;
+    echo "fuzz_pytorch: $target for ${seconds}s (corpus $corpus)" >&2
+    if ! FUZZ_TARGET="$target" "$out/pytorch-fuzz" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
+        -timeout=10 -print_final_stats=1 -artifact_prefix="$out/$target-" "$corpus" "${seeds[@]}" >"$out/$target.log" 2>&1; then
         found=1
-        echo "fuzz_pytorch: $target FOUND something; see $log and $work/artifacts/" >&2
+        echo "fuzz_pytorch: $target FOUND something: see $out/$target.log and $out/$target-*" >&2
     fi
-    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|Done [0-9]+ runs" "$log" | sed "s/^/  $target: /" >&2 || true
+    grep -E "^Done [0-9]+ runs|^stat::(average_exec_per_sec|new_units_added|peak_rss_mb)|^#[0-9]+ +DONE" "$out/$target.log" \
+        | sed "s/^/  $target: /" >&2 || true
 done
 exit "$found"
