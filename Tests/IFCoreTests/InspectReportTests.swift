@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import IFCore
 import SafetensorsReader
@@ -15,9 +16,12 @@ import SafetensorsReader
         #expect(t5.format == "safetensors-sharded")
         #expect(t5.bytesByDType.map(\.0) == [.f32, .f16])
         #expect(t5.tensors.first { $0.name == "encoder.final_layer_norm.weight" }?.file == "model.fp16-00002-of-00002.safetensors")
-        // The original pytorch_model.bin is noted but cannot be listed yet.
-        #expect(report.original?.skipped?.contains("PyTorch") == true)
-        #expect(report.original?.weightsByteCount == 23)
+        // The original pytorch_model.bin (an empty torch.save file here) is opened and listed.
+        #expect(report.original?.skipped == nil)
+        #expect(report.original?.source?.format == "pytorch-zip")
+        #expect(report.original?.source?.tensors.isEmpty == true)
+        let binSize = try FileManager.default.attributesOfItem(atPath: snap.path("pytorch_model.bin"))[.size] as? Int
+        #expect(report.original?.weightsByteCount == binSize)
     }
 
     @Test func jsonSchema() throws {

@@ -129,9 +129,10 @@ import SafetensorsReader
         #expect(WeightsFile(classifying: name)?.kind == kind)
     }
 
-    @Test func pytorchIsUnsupportedUntilItsReaderLands() {
+    @Test func pytorchFilesOpenThroughTheReader() {
+        // The PyTorch reader is wired in (PyTorchInspectTests covers real files): a missing file is an I/O error.
         let message = ioErrorDescription { _ = try openSource(WeightsFile(kind: .pytorch, path: "/x/pytorch_model.bin")) }
-        #expect(message?.contains("unsupported: reading PyTorch checkpoints is not available yet") == true)
+        #expect(message?.contains("/x/pytorch_model.bin: cannot open") == true)
         #expect(ioErrorDescription { _ = try openSource(atPath: "/x/readme.txt") }?.contains("not a weights file name") == true)
     }
 }

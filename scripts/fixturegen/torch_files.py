@@ -260,6 +260,10 @@ def build(repo_root: pathlib.Path) -> None:
     manifest["files"]["sharded/pytorch_model.bin.index.json"] = {
         "format": "sharded", "prefix": None, "skipped": [], "tensors": {k: tensor_record(v) for k, v in sd.items()}}
 
+    # An empty state dict: tests that need a valid but tensor-less PyTorch file (IFCore snapshots).
+    torch.save({}, out / "empty_state_dict.bin")
+    record("empty_state_dict.bin")
+
     # 9. Pickle protocols other than torch's default 2 (1 has no PROTO/TUPLE2/NEWTRUE; 4 and 5 add
     #    FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL).
     small = collections.OrderedDict(w=torch.randn(3, 2).half(), t=base.t(), n=torch.tensor([True, False]))
