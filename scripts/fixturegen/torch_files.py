@@ -240,6 +240,10 @@ def build(repo_root: pathlib.Path) -> None:
     torch.save(legacy, out / "legacy.pt", _use_new_zipfile_serialization=False)
     make_legacy_keys_deterministic(out / "legacy.pt")
     record("legacy.pt", fmt="pytorch-legacy")
+    # Protocol 1 (text LONG magic number, no PROTO): torch 2.13's own weights_only loader refuses it.
+    torch.save(legacy, out / "legacy_protocol1.pt", _use_new_zipfile_serialization=False, pickle_protocol=1)
+    make_legacy_keys_deterministic(out / "legacy_protocol1.pt", protocol=1)
+    record("legacy_protocol1.pt", fmt="pytorch-legacy")
 
     # 7. The same archive re-written as ZIP64 and with deflated entries; torch itself must load both.
     entries = torch_zip_entries(out / "dtypes.pt")
@@ -415,7 +419,7 @@ ELEMENT_SIZES = {"HalfStorage": 2, "BFloat16Storage": 2, "FloatStorage": 4, "Dou
                  "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1}
 
 
-def make_legacy_keys_deterministic(path: pathlib.Path) -> None:
+def make_legacy_keys_deterministic(path: pathlib.Path, protocol: int = 2) -> None:
     """The legacy format keys storages by memory address and writes them sorted by that key, so two
     runs differ. Renumber the keys by first use in the object pickle (a protocol-2 pickle holds no
     byte offsets, so string lengths may change) and put the key list and storage blocks in that order."""
@@ -455,7 +459,7 @@ def make_legacy_keys_deterministic(path: pathlib.Path) -> None:
     for key, new in renamed.items():
         head = head.replace(b"X" + struct.pack("<I", len(key)) + key.encode(),
                             b"X" + struct.pack("<I", len(new)) + new.encode())
-    key_list = pickle.dumps([renamed[k] for k in order], protocol=2)
+    key_list = pickle.dumps([renamed[k] for k in order], protocol=protocol)
     path.write_bytes(head + key_list + b"".join(blocks[k] for k in order) + data[offset:])
 
 
