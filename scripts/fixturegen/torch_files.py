@@ -359,6 +359,13 @@ def build_hostile(out: pathlib.Path, manifest: dict) -> None:
             outcome="error", message="needs 20 bytes of storage '0', which has 16")
     hostile("absurd_shape.pt", archive(pk_dict([("weight", pk_tensor("0", "FloatStorage", 4, (2**62, 2**62), (1, 1)))])),
             outcome="error", message="overflows")
+    plain = write_zip(torch_archive(pk_dict([("weight", good)]), storage0))
+    hostile("unsupported_method.pt", patch_method(plain, "archive/data/0", 12), outcome="error",
+            message="uses compression method 12", read_tensors=True)
+    hostile("encrypted_entry.pt", patch_flags(plain, "archive/data/0", 1), outcome="error",
+            message="is encrypted", read_tensors=True)
+    hostile("local_name_mismatch.pt", rename_local(plain, "archive/data/0", "archive/data/9"),
+            outcome="error", message="local header names it 'archive/data/9'", read_tensors=True)
     hostile("stack_underflow.pt", archive(b"\x80\x02R."), outcome="error", message="stack underflow")
     hostile("absurd_string.pt", archive(b"\x80\x02X\xff\xff\xff\xff."), outcome="error", message="truncated or absurd size")
     hostile("no_stop.pt", archive(b"\x80\x02}q\x00"), outcome="error", message="without a STOP opcode")
@@ -461,6 +468,41 @@ def make_legacy_keys_deterministic(path: pathlib.Path, protocol: int = 2) -> Non
                             b"X" + struct.pack("<I", len(new)) + new.encode())
     key_list = pickle.dumps([renamed[k] for k in order], protocol=protocol)
     path.write_bytes(head + key_list + b"".join(blocks[k] for k in order) + data[offset:])
+
+
+def _patch_headers(data: bytes, name: str, local_field: int, central_field: int, fmt: str, value: int) -> bytes:
+    buf = bytearray(data)
+    raw = name.encode()
+    for sig, field, name_len_at, name_start_at in ((b"PK\x03\x04", local_field, 26, 30), (b"PK\x01\x02", central_field, 28, 46)):
+        pos = 0
+        while (pos := buf.find(sig, pos)) >= 0:
+            (n,) = struct.unpack_from("<H", buf, pos + name_len_at)
+            if bytes(buf[pos + name_start_at:pos + name_start_at + n]) == raw:
+                struct.pack_into(fmt, buf, pos + field, value)
+            pos += 4
+    return bytes(buf)
+
+
+def patch_method(data: bytes, name: str, method: int) -> bytes:
+    return _patch_headers(data, name, 8, 10, "<H", method)
+
+
+def patch_flags(data: bytes, name: str, flags: int) -> bytes:
+    return _patch_headers(data, name, 6, 8, "<H", flags)
+
+
+def rename_local(data: bytes, name: str, new: str) -> bytes:
+    """Changes the name in the entry's local header only (same length)."""
+    assert len(name) == len(new)
+    buf = bytearray(data)
+    pos = 0
+    while (pos := buf.find(b"PK\x03\x04", pos)) >= 0:
+        (n,) = struct.unpack_from("<H", buf, pos + 26)
+        if bytes(buf[pos + 30:pos + 30 + n]) == name.encode():
+            buf[pos + 30:pos + 30 + n] = new.encode()
+            break
+        pos += 4
+    return bytes(buf)
 
 
 def patch_uncompressed_size(data: bytes, name: str, size: int) -> bytes:
