@@ -302,7 +302,7 @@ def build_unet_bin(repo_root: pathlib.Path, out: pathlib.Path, manifest: dict, r
         return
     from diffusers import UNet2DConditionModel
     import shutil
-    model = UNet2DConditionModel.from_pretrained(unet, variant="fp16", torch_dtype=torch.float16)
+    model = UNet2DConditionModel.from_pretrained(unet, variant="fp16", torch_dtype=torch.float16, low_cpu_mem_usage=False)
     target = unet / "diffusion_pytorch_model.fp16.bin"
     model.save_pretrained(out / "_unet_tmp", safe_serialization=False, variant="fp16")
     shutil.move(out / "_unet_tmp" / "diffusion_pytorch_model.fp16.bin", target)
