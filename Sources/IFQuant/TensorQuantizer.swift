@@ -223,19 +223,7 @@ public enum TensorQuantizer {
 
     /// Index of the first inf/NaN, or nil (SIMD scan; the position is found only on failure).
     static func firstNonFinite(_ x: UnsafeBufferPointer<Float>) -> Int? {
-        let base = x.baseAddress!
-        var bad = SIMDMask<SIMD16<Int32>>(repeating: false)
-        var i = 0
-        let limit = SIMD16<UInt32>(repeating: 0x7f80_0000)
-        while i + 16 <= x.count {
-            bad .|= (FastQuantizer.load(base + i).bitPatternU & 0x7fff_ffff) .>= limit
-            i += 16
-        }
-        if !any(bad) {
-            var tailBad = false
-            while i < x.count { if !x[i].isFinite { tailBad = true; break }; i += 1 }
-            if !tailBad { return nil }
-        }
+        guard let base = x.baseAddress, FastQuantizer.containsNonFinite(base, count: x.count) else { return nil }
         return x.firstIndex { !$0.isFinite }
     }
 }

@@ -135,3 +135,38 @@ enum SnapshotRepoRoot {
         fatalError("no Package.swift above \(#filePath)")
     }()
 }
+
+@Suite struct InspectFixtureEndToEndTests {
+    /// `ifconvert inspect fixtures/IF-I-tiny --variant fp16 --json` through the built binary.
+    @Test func tinySnapshotJSON() throws {
+        let path = SnapshotRepoRoot.path + "/fixtures/IF-I-tiny"
+        let result = try InspectCommandTests.run(["inspect", path, "--variant", "fp16", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let root = try #require(try JSONParser.parse(Array(result.stdout.utf8), path: "stdout").objectValue)
+        #expect(root["format"] == .string("diffusers-pipeline") && root["variant"] == .string("fp16"))
+        let list = try #require(root["tensors"]?.arrayValue)
+        let tensors = list.compactMap { $0.objectValue }
+        // Every listed tensor agrees with its file's header.
+        var sum = 0
+        var files: [String: SafetensorsFile] = [:]
+        for tensor in tensors {
+            let component = try #require(tensor["component"]?.stringValue)
+            let file = try #require(tensor["file"]?.stringValue)
+            let name = try #require(tensor["name"]?.stringValue)
+            let filePath = "\(path)/\(component)/\(file)"
+            if files[filePath] == nil { files[filePath] = try SafetensorsFile(readingAt: filePath) }
+            let info = try #require(files[filePath]).info(named: name)
+            #expect(tensor["dtype"] == .string(info.dtype.rawValue) && tensor["shape"] == .ints(info.shape)
+                    && tensor["byte_count"] == .int(info.byteCount))
+            sum += info.elementCount
+        }
+        #expect(root["parameter_count"] == .int(sum))
+        #expect(Set(tensors.compactMap { $0["component"]?.stringValue }) == ["unet", "text_encoder"])
+    }
+
+    @Test func humanTableOnTheFixture() throws {
+        let output = try InspectCommand.parse([SnapshotRepoRoot.path + "/fixtures/IF-I-tiny/text_encoder"]).output()
+        #expect(output.contains("format      safetensors-sharded\n"))
+        #expect(output.contains("encoder.block.0.layer.1.DenseReluDense.wo.weight"))
+    }
+}

@@ -1,4 +1,3 @@
-import Foundation
 import Testing
 @testable import IFCore
 import SafetensorsReader
@@ -16,12 +15,9 @@ import SafetensorsReader
         #expect(t5.format == "safetensors-sharded")
         #expect(t5.bytesByDType.map(\.0) == [.f32, .f16])
         #expect(t5.tensors.first { $0.name == "encoder.final_layer_norm.weight" }?.file == "model.fp16-00002-of-00002.safetensors")
-        // The original pytorch_model.bin (an empty torch.save file here) is opened and listed.
-        #expect(report.original?.skipped == nil)
-        #expect(report.original?.source?.format == "pytorch-zip")
-        #expect(report.original?.source?.tensors.isEmpty == true)
-        let binSize = try FileManager.default.attributesOfItem(atPath: snap.path("pytorch_model.bin"))[.size] as? Int
-        #expect(report.original?.weightsByteCount == binSize)
+        // The root pytorch_model.bin of TinySnapshot is not a checkpoint: noted, not fatal.
+        #expect(report.original?.skipped?.contains("not a PyTorch checkpoint") == true)
+        #expect(report.original?.weightsByteCount == 23)
     }
 
     @Test func jsonSchema() throws {

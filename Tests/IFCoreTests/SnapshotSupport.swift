@@ -63,8 +63,7 @@ final class TinySnapshot {
             """)
         if original {
             try write("config.yml", "params:\n  model_channels: 8\n")
-            // A valid, empty torch.save file (fixtures/torch, written by torch), so inspect can open it.
-            try FileManager.default.copyItem(atPath: SnapshotRepo.fixture("torch/empty_state_dict.bin"), toPath: path("pytorch_model.bin"))
+            try write("pytorch_model.bin", "not opened by discovery")
         }
     }
 

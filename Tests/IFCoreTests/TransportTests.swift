@@ -178,3 +178,35 @@ struct ArchivedSourceTests {
         }
     }
 }
+
+/// A real pack (the converted fixture UNet) compresses into frames that follow its tensors, and
+/// restores byte for byte.
+@Suite("zstd packs")
+struct PackArchiveTests {
+    @Test func packFramesFollowTensorsAndRestoreExactly() throws {
+        let folder = makePackTestFolder("zstd-pack")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let request = ConvertRequest(sourcePath: repositoryRoot() + "/fixtures/IF-I-tiny/unet", outputPath: folder + "/unet.gguf",
+                                     policy: FloatCastPolicy(target: nil), variant: "fp16")
+        _ = try Converter.run(try Converter.plan(request), request: request)
+        let file = try MappedFile(readingAt: folder + "/unet.gguf")
+        let gguf = try GGUFFile(file: file)
+        let segments = try ArchiveSegments.forFile(at: folder + "/unet.gguf", storage: file)
+        #expect(segments.count == gguf.tensors.count + 1)
+        #expect(segments.first?.range.lowerBound == 0)
+        #expect(segments.last?.range.upperBound == file.byteCount)
+        for (a, b) in zip(segments, segments.dropFirst()) { #expect(a.range.upperBound == b.range.lowerBound) }
+        for info in gguf.tensors {
+            let start = gguf.dataSectionOffset + info.dataOffset
+            let segment = try #require(segments.first { $0.range.lowerBound == start })
+            #expect(segment.label == "tensor '\(info.name)'")
+            #expect(segment.range.count >= info.byteCount)
+        }
+        _ = try SeekableArchiveWriter.write(source: file, segments: segments, to: folder + "/unet.gguf.zst",
+                                            options: .init(level: 3, threads: 2, shuffle: true))
+        let archive = try SeekableArchive(readingAt: folder + "/unet.gguf.zst")
+        try archive.restore(to: folder + "/restored.gguf", overwrite: false)
+        #expect(try MappedFile(readingAt: folder + "/restored.gguf").withUnsafeBytes(in: 0..<file.byteCount) { Array($0) }
+                == file.withUnsafeBytes(in: 0..<file.byteCount) { Array($0) })
+    }
+}

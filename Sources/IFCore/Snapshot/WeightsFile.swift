@@ -57,7 +57,7 @@ public struct WeightsFile: Sendable, Equatable {
 }
 
 /// Opens `weights` as one tensor source: a safetensors file, a sharded safetensors checkpoint, a
-/// PyTorch checkpoint (zip or legacy) or a sharded PyTorch checkpoint.
+/// PyTorch checkpoint (zip or legacy pickle, never executed) or a sharded PyTorch checkpoint.
 public func openSource(_ weights: WeightsFile) throws(TensorIOError) -> any TensorSource {
     switch weights.kind {
     case .safetensors:

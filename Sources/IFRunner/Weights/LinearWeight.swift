@@ -30,12 +30,18 @@ public final class LinearWeight: Sendable {
     /// Name of the weight tensor (messages).
     public let name: String
 
-    /// Scratch per tile, in floats (1 MiB of fp32, 64 rows of a 4096-wide weight). Measured on the
-    /// XXL-width bench: 4 MiB tiles were no faster (sgemm's re-packing of the input per tile is small).
-    public static let tileElementBudget = 1 << 18
+    /// Scratch per tile, in floats (8 MiB of fp32: 512 rows of a 4096-wide weight, 204 of a 10240-wide
+    /// one). sgemm packs its whole input again for every call, so narrow tiles cost: on the XXL-width
+    /// T5 bench (154 input rows) 64-row tiles spent 14 % of the time re-packing the input, 256-row tiles
+    /// ~4 %; CPU time 2.03 s (64 rows) -> 1.87 s (256) -> 1.83 s (1024).
+    public static let tileElementBudget = 1 << 21
 
-    public init(name: String, decoder: any WeightRowDecoder, bias: [Float]?) {
+    /// Tile scratch budget of this weight, in floats (tests use small ones to cross tile edges).
+    let tileBudget: Int
+
+    public init(name: String, decoder: any WeightRowDecoder, bias: [Float]?, tileElementBudget: Int = LinearWeight.tileElementBudget) {
         precondition(bias == nil || bias!.count == decoder.rowCount, "bias length must equal out features")
+        self.tileBudget = max(1, tileElementBudget)
         self.name = name
         self.decoder = decoder
         self.bias = bias
@@ -54,7 +60,7 @@ public final class LinearWeight: Sendable {
                           a: input, lda: inCount, b: weights, ldb: inCount, c: output, ldc: outCount)
         }
         if !usedInPlace {
-            let tileRows = Self.tileRows(out: outCount, in: inCount)
+            let tileRows = Self.tileRows(out: outCount, in: inCount, budget: tileBudget)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * inCount)
             defer { scratch.deallocate() }
             var start = 0
@@ -93,8 +99,8 @@ public final class LinearWeight: Sendable {
         }
     }
 
-    static func tileRows(out: Int, in inCount: Int) -> Int {
-        let rows = tileElementBudget / max(1, inCount)
+    static func tileRows(out: Int, in inCount: Int, budget: Int = tileElementBudget) -> Int {
+        let rows = budget / max(1, inCount)
         return max(1, min(out, max(16, rows)))
     }
 }
