@@ -5,7 +5,7 @@ import SafetensorsReader
 
 /// `openSource` and the inspect report on PyTorch checkpoints (reader: Sources/PyTorchReader).
 @Suite struct PyTorchInspectTests {
-    static let root = repositoryRoot(#filePath).path
+    static let root = repositoryRoot()
 
     @Test func openSourceDispatchesPyTorchFiles() throws {
         let single = try openSource(atPath: Self.root + "/fixtures/torch/nested.ckpt")
