@@ -2,7 +2,7 @@
 """Regenerate every committed fixture under fixtures/ (deterministic: fixed seeds, stable file writers).
 
 Runs the generator modules of scripts/fixturegen/ in the contract order (docs: fixtures/README.md):
-snapshot, torch_files, original_layout, malformed, reference. Missing modules are skipped.
+snapshot, torch_files, original_layout, malformed, quant_reference, reference. Missing modules are skipped.
 Refuses to run unless the installed packages match scripts/requirements-fixtures.txt (use --force to
 override; the committed fixtures then may change).
 
@@ -19,7 +19,7 @@ import pathlib
 import sys
 import time
 
-ORDER = ["snapshot", "torch_files", "original_layout", "malformed", "reference"]
+ORDER = ["snapshot", "torch_files", "original_layout", "malformed", "quant_reference", "reference"]
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO_ROOT / "scripts" / "requirements-fixtures.txt"

@@ -12,9 +12,14 @@ struct IFConvertCommand: AsyncParsableCommand {
             InspectCommand.self,
             CompressCommand.self,
             DecompressCommand.self,
+            BenchReadCommand.self,
             ConvertCommand.self,
             ExportCommand.self,
             CheckCommand.self,
+            QuantizeCommand.self,
+            BenchQuantizeCommand.self,
+            VerifyCommand.self,
+            TokenizeCommand.self,
         ]
     )
 }

@@ -5,15 +5,17 @@ import IFCore
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List the tensors of a checkpoint (snapshot folder, component folder, .safetensors file or shard index).",
+        abstract: "List the tensors of a checkpoint (snapshot folder, component folder, .safetensors or PyTorch .bin/.pt/.ckpt file, or shard index).",
         discussion: """
             Reads headers only. For a diffusers snapshot (a folder with model_index.json) every component's \
             weights file is picked the way diffusers picks it (safetensors over .bin; --variant fp16 selects \
-            *.fp16.* files). --json prints the stable schema documented in docs/CLI.md.
+            *.fp16.* files). PyTorch checkpoints are read without running their pickle: objects outside the \
+            allowlist are listed as skipped, and a nested state dict's prefix is reported. --json prints the \
+            stable schema documented in docs/CLI.md.
             """
     )
 
-    @Argument(help: "A snapshot folder, a component folder, a .safetensors file or a *.safetensors.index*.json file.")
+    @Argument(help: "A snapshot folder, a component folder, a .safetensors or .bin/.pt/.pth/.ckpt file, or a *.index*.json file.")
     var path: String
 
     @Flag(help: "Print JSON (schema in docs/CLI.md) instead of tables.")

@@ -10,7 +10,7 @@ public struct ShardedPyTorchCheckpoint: TensorSource {
     public let metadata: [String: String]
     private let shardByName: [String: Int]
 
-    public var formatName: String { "pytorch-zip (sharded)" }
+    public var formatName: String { "pytorch-sharded" }
     public var filePaths: [String] { [indexPath] + shards.map(\.path) }
     /// Skipped objects of every shard, paths prefixed with the shard's file name.
     public var skippedObjects: [(path: String, global: String)] {
@@ -75,8 +75,14 @@ public struct ShardedPyTorchCheckpoint: TensorSource {
         self.shardByName = shardByName
         tensorNames = names
         var metadata = (index.metadata ?? [:]).mapValues(\.text)
-        metadata["format"] = "pytorch (sharded)"
+        metadata["format"] = "pytorch-sharded"
         self.metadata = metadata
+    }
+
+    /// The shard holding `name`.
+    public func shard(for name: String) throws(TensorIOError) -> PyTorchCheckpoint {
+        guard let shard = shardByName[name] else { throw .missingTensor(path: indexPath, name: name) }
+        return shards[shard]
     }
 
     public func info(named name: String) throws(TensorIOError) -> TensorInfo {

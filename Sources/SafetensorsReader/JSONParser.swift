@@ -108,7 +108,15 @@ public struct JSONParser {
             guard peek() == UInt8(ascii: "\"") else { throw failure("unexpected \(describeCurrent()), expected a member name string") }
             let keyPosition = position
             let key = try parseString()
-            guard seen.insert(key).inserted else {
+            // Small objects (tensor entries have 3 keys) compare linearly; large ones hash.
+            let duplicate: Bool
+            if object.count < 16 {
+                duplicate = object.keys.contains(key)
+            } else {
+                if seen.isEmpty { seen = Set(object.keys) }
+                duplicate = !seen.insert(key).inserted
+            }
+            guard !duplicate else {
                 position = keyPosition
                 throw failure("duplicate key '\(key)'")
             }

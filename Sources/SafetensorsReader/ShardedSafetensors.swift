@@ -44,7 +44,7 @@ public struct ShardedSafetensors: TensorSource {
                 throw fail("weight_map['\(tensor)'] must be a file name string, found \(value.kindName)")
             }
             // Shards live next to the index: no directories, no escaping with "..".
-            guard !shard.isEmpty, !shard.contains("/"), shard != ".", shard != ".." else {
+            guard !shard.isEmpty, !shard.utf8.contains(UInt8(ascii: "/")), shard != ".", shard != ".." else {
                 throw fail("weight_map['\(tensor)'] names '\(shard)', expected a file name in the index's folder")
             }
             listed[tensor] = shard

@@ -50,6 +50,10 @@ extension InspectReport {
             ("byte_count", .int(source.byteCount)),
             ("bytes_by_dtype", bytesByDTypeJSON(source.tensors)),
             ("metadata", .object(JSONObject(source.metadata.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) }))),
+            ("state_dict_prefix", source.stateDictPrefix.map(JSONValue.string) ?? .null),
+            ("skipped_objects", .array(source.skippedObjects.map { skipped in
+                .object(JSONObject([("path", .string(skipped.path)), ("global", .string(skipped.global))]))
+            })),
         ]
     }
 
@@ -76,6 +80,8 @@ extension InspectReport {
         object.append("weights_byte_count", original.weightsByteCount.map(JSONValue.int) ?? .null)
         if let source = original.source { for (key, value) in json(source: source) { object.append(key, value) } }
         object.append("skipped", original.skipped.map(JSONValue.string) ?? .null)
+        object.append("implies", original.implied?.json ?? .null)
+        object.append("mapping_error", original.mappingError.map(JSONValue.string) ?? .null)
         return .object(object)
     }
 
@@ -101,6 +107,8 @@ extension InspectReport {
             if let size = original.weightsByteCount { text += " (\(Self.human(size)))" }
             if let skipped = original.skipped { text += "; not listed: \(skipped)" }
             line("original    \(text)")
+            if let implied = original.implied { line("            \(implied.text)") }
+            if let error = original.mappingError { line("            does not map onto diffusers: \(error)") }
         }
         if layout == .pipeline {
             line()
@@ -139,6 +147,11 @@ extension InspectReport {
         out += "tensors \(source.tensors.count), parameters \(Self.grouped(source.parameterCount)), bytes \(Self.grouped(source.byteCount))"
         out += " (" + source.bytesByDType.map { "\($0.0.rawValue) \(Self.human($0.1))" }.joined(separator: ", ") + ")\n"
         if source.files.count > 1 { out += "files " + source.files.map(WeightsFile.fileName(of:)).joined(separator: ", ") + "\n" }
+        if let prefix = source.stateDictPrefix { out += "state dict under '\(prefix)'\n" }
+        if !source.skippedObjects.isEmpty {
+            out += "skipped objects (globals outside the allowlist, never built): \(source.skippedObjects.count)\n"
+            out += Self.table([["path", "global"]] + source.skippedObjects.map { [$0.path, $0.global] }, rightAligned: [])
+        }
         var rows = [["name", "dtype", "shape", "bytes"]]
         for tensor in source.tensors {
             rows.append([tensor.name, tensor.dtype.rawValue, "[" + tensor.shape.map(String.init).joined(separator: ", ") + "]", Self.grouped(tensor.byteCount)])

@@ -1,3 +1,4 @@
+import PyTorchReader
 import SafetensorsReader
 
 /// What `ifconvert inspect` reports: the layout found at a path, and for every weights source the
@@ -17,12 +18,23 @@ public struct InspectReport: Sendable {
         public var elementCount: Int { shape.reduce(1, *) }
     }
 
+    /// An object a PyTorch checkpoint's pickle would have built from a global outside the reader's
+    /// allowlist (never constructed), with its path in the pickle tree.
+    public struct SkippedObject: Sendable, Equatable {
+        public let path: String
+        public let global: String
+    }
+
     /// One opened tensor source.
     public struct Source: Sendable {
         public let format: String
         public let files: [String]
         public let metadata: [String: String]
         public let tensors: [Tensor]
+        /// PyTorch checkpoints: objects not built (see `SkippedObject`).
+        public var skippedObjects: [SkippedObject] = []
+        /// PyTorch checkpoints: where the state dict was found (`state_dict`, `model.module`); nil at the top.
+        public var stateDictPrefix: String? = nil
 
         public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
         public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
@@ -52,6 +64,10 @@ public struct InspectReport: Sendable {
         public let weightsByteCount: Int?
         public let source: Source?
         public let skipped: String?
+        /// The diffusers model the original checkpoint maps onto (nil if it does not map).
+        public let implied: OriginalLayoutSummary?
+        /// Why the original checkpoint does not map onto diffusers names (missing/unmapped keys, ...).
+        public let mappingError: String?
     }
 
     public let path: String
@@ -75,8 +91,9 @@ public struct InspectReport: Sendable {
     public var parameterCount: Int { sources.reduce(0) { $0 + $1.parameterCount } }
     public var byteCount: Int { sources.reduce(0) { $0 + $1.byteCount } }
 
-    /// Discovers `path` and lists every weights source in it. Malformed files throw; sources this
-    /// build cannot read yet (PyTorch) are reported as skipped.
+    /// Discovers `path` and lists every weights source in it. Malformed component weights throw;
+    /// sources reported `.unsupported` by their reader, and any failure to read the original
+    /// root checkpoint, are listed as skipped with the reason.
     public static func make(path: String, variant: String? = nil) throws(TensorIOError) -> InspectReport {
         let snapshot = try Snapshot.discover(at: path, variant: variant)
         var components: [Component] = []
@@ -95,9 +112,27 @@ public struct InspectReport: Sendable {
         if let checkpoint = snapshot.originalCheckpoint {
             var source: Source?
             var skipped: String?
-            if let weights = checkpoint.weights { (source, skipped) = try open(weights) }
+            // The root checkpoint is a side note next to the diffusers folders: a failure to
+            // read it is reported in the listing instead of failing the whole inspection.
+            if let weights = checkpoint.weights {
+                do { (source, skipped) = try open(weights) } catch { skipped = error.description }
+            }
+            var implied: OriginalLayoutSummary?
+            var mappingError: String?
+            if checkpoint.configPath != nil, checkpoint.weights != nil {
+                var layout: OriginalLayoutSource?
+                do throws(OriginalLayoutError) {
+                    layout = try OriginalLayoutSource(checkpoint)
+                } catch {
+                    mappingError = error.description
+                }
+                if let layout {
+                    implied = OriginalLayoutSummary(layout)
+                    if source == nil { (source, skipped) = (try summarize(layout.checkpoint), nil) }
+                }
+            }
             original = Original(checkpoint: checkpoint, weightsByteCount: checkpoint.weights.flatMap { WeightsSelection.fileSize($0.path) },
-                                source: source, skipped: skipped)
+                                source: source, skipped: skipped, implied: implied, mappingError: mappingError)
         }
         return InspectReport(path: path, layout: snapshot.layout, variant: variant, pipelineClass: snapshot.pipelineClass,
                              components: components, original: original)
@@ -117,12 +152,23 @@ public struct InspectReport: Sendable {
         var tensors: [Tensor] = []
         tensors.reserveCapacity(source.tensorNames.count)
         let sharded = source as? ShardedSafetensors
+        let shardedPyTorch = source as? ShardedPyTorchCheckpoint
         let singleFile = source.filePaths.first.map(WeightsFile.fileName(of:)) ?? ""
         for name in source.tensorNames {
             let info = try source.info(named: name)
-            let file = try sharded.map { s throws(TensorIOError) in WeightsFile.fileName(of: try s.shard(for: name).path) } ?? singleFile
+            var file = singleFile
+            if let sharded { file = WeightsFile.fileName(of: try sharded.shard(for: name).path) }
+            if let shardedPyTorch { file = WeightsFile.fileName(of: try shardedPyTorch.shard(for: name).path) }
             tensors.append(Tensor(name: name, dtype: info.dtype, shape: info.shape, byteCount: info.byteCount, file: file))
         }
-        return Source(format: source.formatName, files: source.filePaths, metadata: source.metadata, tensors: tensors)
+        var summary = Source(format: source.formatName, files: source.filePaths, metadata: source.metadata, tensors: tensors)
+        if let checkpoint = source as? PyTorchCheckpoint {
+            summary.skippedObjects = checkpoint.skippedObjects.map { SkippedObject(path: $0.path, global: $0.global) }
+            summary.stateDictPrefix = checkpoint.stateDictPrefix
+        } else if let shardedPyTorch {
+            summary.skippedObjects = shardedPyTorch.skippedObjects.map { SkippedObject(path: $0.path, global: $0.global) }
+            summary.stateDictPrefix = shardedPyTorch.stateDictPrefix
+        }
+        return summary
     }
 }

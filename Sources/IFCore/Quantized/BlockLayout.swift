@@ -48,13 +48,8 @@ public enum BlockLayout {
         }
     }
 
-    /// The `int8_rowwise` encoding: an I8 tensor [rows, rowLength] plus a companion F32 tensor of
-    /// `rows` scales (absmax / 127 of each row); value = q * scale[row]. The companion's name is the
-    /// weight's name with this suffix appended.
-    public enum Int8Rowwise {
-        public static let scaleTensorSuffix = ".scale"
-        public static let encodingName = "int8_rowwise"
-    }
+    // int8_rowwise (an I8 weight plus a companion F32 tensor of per-row scales, value = q * scale[row])
+    // has no blocks; its naming lives with the pack (PackNaming), its dequantization in Dequantizer.
 
     /// fp16 bits -> Float (exact).
     @inlinable

@@ -1,3 +1,4 @@
+import PyTorchReader
 import SafetensorsReader
 
 /// A weights file found on disk, classified by name; opening it is a separate step (`openSource`).
@@ -13,6 +14,9 @@ public struct WeightsFile: Sendable, Equatable {
         case pytorchIndex = "pytorch-index"
         /// An ifconvert pack (or any GGUF file), read through `Pack`.
         case gguf
+        /// A seekable zstd archive of a safetensors file or a pack (`ifconvert compress`), read
+        /// in place: only the header's and the requested tensors' frames are decompressed.
+        case archive
     }
 
     public let kind: Kind
@@ -36,6 +40,8 @@ public struct WeightsFile: Sendable, Equatable {
             } else {
                 return nil
             }
+        } else if name.hasSuffix(".safetensors.zst") || name.hasSuffix(".gguf.zst") {
+            self.init(kind: .archive, path: path)
         } else if name.hasSuffix(".safetensors") {
             self.init(kind: .safetensors, path: path)
         } else if name.hasSuffix(".gguf") {
@@ -55,27 +61,35 @@ public struct WeightsFile: Sendable, Equatable {
     }
 }
 
-/// Opens `weights` as one tensor source: a safetensors file, a sharded safetensors checkpoint, or
-/// (once the PyTorch reader is wired in) a PyTorch checkpoint.
+/// Opens `weights` as one tensor source: a safetensors file, a sharded safetensors checkpoint, a
+/// PyTorch checkpoint (zip or legacy pickle, never executed) or a sharded PyTorch checkpoint.
 public func openSource(_ weights: WeightsFile) throws(TensorIOError) -> any TensorSource {
     switch weights.kind {
     case .safetensors:
         return try SafetensorsFile(readingAt: weights.path)
     case .safetensorsIndex:
         return try ShardedSafetensors(indexAt: weights.path)
+    case .pytorch:
+        return try PyTorchCheckpoint(readingAt: weights.path)
+    case .pytorchIndex:
+        return try ShardedPyTorchCheckpoint(indexAt: weights.path)
     case .gguf:
         return try Pack(readingAt: weights.path)
-    case .pytorch, .pytorchIndex:
-        // TODO(PyTorchReader): dispatch here when the PyTorch zip/pickle reader lands.
-        throw .unsupported(path: weights.path,
-                           message: "reading PyTorch checkpoints is not available yet; use the .safetensors files of this snapshot")
+    case .archive:
+        do {
+            return try ArchiveSegments.openArchivedSource(try SeekableArchive(readingAt: weights.path))
+        } catch let error as TensorIOError {
+            throw error
+        } catch {
+            throw .malformed(path: weights.path, message: "\(error)")
+        }
     }
 }
 
 /// Opens the file at `path`, classified by name (see `WeightsFile(classifying:)`).
 public func openSource(atPath path: String) throws(TensorIOError) -> any TensorSource {
     guard let weights = WeightsFile(classifying: path) else {
-        throw .unsupported(path: path, message: "not a weights file name (expected .safetensors, *.safetensors.index*.json, .bin, .pt, .pth or .ckpt)")
+        throw .unsupported(path: path, message: "not a weights file name (expected .safetensors, *.safetensors.index*.json, .gguf, .bin, .pt, .pth, .ckpt, or a .safetensors.zst / .gguf.zst archive)")
     }
     return try openSource(weights)
 }

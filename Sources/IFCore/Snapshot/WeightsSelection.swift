@@ -47,8 +47,8 @@ public enum WeightsSelection {
     /// When none is present the choice widens, and `variant` in the result says which files won:
     /// - a variant was asked but this component has none: the default files (diffusers does the
     ///   same per component, with a warning);
-    /// - no variant was asked and there are no default files but exactly one variant exists (the
-    ///   IF text encoder ships only fp16 shards in some snapshots): that variant.
+    /// - neither exists but exactly one other variant does (the tiny fixtures and some snapshots
+    ///   ship the IF text encoder only as fp16 shards): that variant.
     public static func select(in directory: String, library: String?, variant: String?)
         -> (weights: WeightsFile, variant: String?)?
     {
@@ -60,7 +60,7 @@ public enum WeightsSelection {
             return nil
         }
         if let found = first(variant) { return (found, variant) }
-        if variant != nil { return first(nil).map { ($0, nil) } }
+        if variant != nil, let found = first(nil) { return (found, nil) }
         let present = availableVariants(in: directory, library: library)
         if present.count == 1, let only = present.first, let found = first(only) { return (found, only) }
         return nil

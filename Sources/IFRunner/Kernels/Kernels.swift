@@ -26,6 +26,7 @@ public enum Kernels {
                      "sgemm: leading dimension smaller than a row")
         precondition(max(m, n, k, lda, ldb, ldc) <= Int(Int32.max), "sgemm: dimension exceeds 32-bit BLAS int")
         if m == 0 || n == 0 { return }
+        _ = blasCoreSelection
         if k == 0 {
             // BLAS would only scale C; keep that meaning explicitly.
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
@@ -34,6 +35,27 @@ public enum Kernels {
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
+
+    /// OpenBLAS's kernel family ("SkylakeX", "Haswell", ...) after `blasCoreSelection` ran.
+    public static var blasCoreName: String {
+        _ = blasCoreSelection
+        return String(cString: openblas_get_corename())
+    }
+
+    /// OpenBLAS 0.3.21 (Debian 12) does not know newer CPU models (e.g. Emerald Rapids, family 6
+    /// model 207) and falls back to its generic Prescott SSE3 kernels, ~5x slower than SkylakeX's
+    /// AVX-512 ones on such a CPU. When that happened and the user did not choose OPENBLAS_CORETYPE,
+    /// redo the selection once with the core type the CPU's features support. Runs once, before the
+    /// first sgemm.
+    static let blasCoreSelection: Void = {
+        guard getenv("OPENBLAS_CORETYPE") == nil, String(cString: openblas_get_corename()) == "Prescott" else { return }
+        let forced: String? = ifc_cpu_has_avx512_skylakex() != 0 ? "SkylakeX" : ifc_cpu_has_avx2_fma() != 0 ? "Haswell" : nil
+        guard let forced else { return }
+        setenv("OPENBLAS_CORETYPE", forced, 1)
+        gotoblas_dynamic_quit()
+        gotoblas_dynamic_init()
+        unsetenv("OPENBLAS_CORETYPE")
+    }()
 
     /// Threads OpenBLAS uses for one sgemm (benchmarks pin it to compare with torch).
     public static var blasThreadCount: Int {

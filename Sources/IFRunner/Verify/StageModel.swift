@@ -24,14 +24,18 @@ public struct StageModel: Sendable {
     /// Which weight files to prefer in a folder holding several: nil = the full-precision files
     /// (`model.safetensors...`), "fp16" = `*.fp16.*`.
     public let variant: String?
+    /// With no variant asked for and no full-precision files, use the only variant present (IF's
+    /// text_encoder ships fp16 shards only in many mirrors).
+    public let fallbackToAnyVariant: Bool
 
-    public init(path: String, variant: String? = nil) throws(RunnerError) {
+    public init(path: String, variant: String? = nil, fallbackToAnyVariant: Bool = true) throws(RunnerError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw .io(.io(path: path, message: "no such file or folder"))
         }
         self.path = path
         self.variant = variant
+        self.fallbackToAnyVariant = fallbackToAnyVariant
         if isDirectory.boolValue {
             layout = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("model_index.json"))
                 ? .snapshotRoot : .componentFolder
@@ -66,7 +70,7 @@ public struct StageModel: Sendable {
             do { return TensorSourceWeightStore(source: try SafetensorsFile(readingAt: path)) } catch { throw RunnerError.io(error) }
         case .snapshotRoot, .componentFolder:
             let folder = folder(for: component)!
-            return TensorSourceWeightStore(source: try Self.openWeights(inFolder: folder, variant: variant))
+            return TensorSourceWeightStore(source: try Self.openWeights(inFolder: folder, variant: variant, fallbackToAnyVariant: fallbackToAnyVariant))
         }
     }
 
@@ -102,7 +106,7 @@ public struct StageModel: Sendable {
 
     /// Opens the weights of a diffusers/transformers component folder: a sharded index if there is
     /// one, else a single safetensors file; `variant` picks `*.<variant>.*` files.
-    public static func openWeights(inFolder folder: String, variant: String?) throws -> any TensorSource {
+    public static func openWeights(inFolder folder: String, variant: String?, fallbackToAnyVariant: Bool = false) throws -> any TensorSource {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted() } catch {
             throw RunnerError.io(.io(path: folder, message: "cannot list the folder: \(error.localizedDescription)"))
@@ -111,6 +115,16 @@ public struct StageModel: Sendable {
             let parts = name.split(separator: ".").map(String.init)
             if let variant { return parts.contains(variant) || parts.contains { $0.hasPrefix("\(variant)-") } }
             return !parts.contains { $0 == "fp16" || $0.hasPrefix("fp16-") || $0 == "bf16" }
+        }
+        if variant == nil, fallbackToAnyVariant, !names.contains(where: { $0.hasSuffix(".safetensors") && matchesVariant($0) }) {
+            var variants = Set<String>()
+            for name in names where name.hasSuffix(".safetensors") {
+                for part in name.split(separator: ".") {
+                    let tag = String(part.split(separator: "-").first ?? part)
+                    if tag == "fp16" || tag == "bf16" { variants.insert(tag) }
+                }
+            }
+            if variants.count == 1 { return try openWeights(inFolder: folder, variant: variants.first!) }
         }
         let indexes = names.filter { $0.hasSuffix(".json") && $0.contains(".safetensors.index") && matchesVariant($0) }
         let singles = names.filter { $0.hasSuffix(".safetensors") && !$0.contains("-of-") && matchesVariant($0) }
@@ -129,15 +143,31 @@ public struct StageModel: Sendable {
     }
 }
 
-/// Pack access for `StageModel` (filled in once IFCore's pack reader lands).
+/// Pack access for `StageModel`: one pack holds one component (its `if.component`).
 enum PackStageSupport {
-    static func weights(packPath: String, component: StageComponent) throws -> any WeightStore {
-        throw RunnerError.unsupported("reading packs in the runner (\(packPath))")
+    static func open(_ path: String, component: StageComponent) throws -> PackWeightStore {
+        let store = try PackWeightStore(readingAt: path)
+        let stored = store.pack.component ?? ""
+        // A text-encoder pack carries the tokenizer model too.
+        let wanted = component == .tokenizer ? StageComponent.textEncoder.rawValue : component.rawValue
+        guard stored.isEmpty || stored == wanted || (component == .tokenizer && store.attachments.spieceModel != nil) else {
+            throw RunnerError.badConfig("\(path) is a '\(stored)' pack; this needs the '\(wanted)' component")
+        }
+        return store
     }
 
-    static func configJSON(packPath: String, component: StageComponent) throws -> Data? { nil }
+    static func weights(packPath: String, component: StageComponent) throws -> any WeightStore {
+        try open(packPath, component: component)
+    }
+
+    static func configJSON(packPath: String, component: StageComponent) throws -> Data? {
+        try open(packPath, component: component).attachments.configJSON.map { Data($0.utf8) }
+    }
 
     static func tokenizerModel(packPath: String) throws -> [UInt8] {
-        throw RunnerError.unsupported("reading the tokenizer from a pack (\(packPath))")
+        guard let bytes = try open(packPath, component: .tokenizer).attachments.spieceModel else {
+            throw RunnerError.badConfig("\(packPath) carries no tokenizer model (if.tokenizer.spiece_model); convert the text encoder from a snapshot with tokenizer/")
+        }
+        return bytes
     }
 }

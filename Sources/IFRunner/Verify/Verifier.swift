@@ -34,15 +34,19 @@ public struct VerifyReport: Sendable, Codable {
     public let layers: [TensorReport]
     public let largestErrorGrowth: ErrorGrowth?
     public let fp16RangeAudit: [RangeAuditEntry]
+    /// Image outputs (`[B, 3, H, W]`): PSNR and, with an image folder, the comparison PNG.
+    public var images: [ImageComparison] = []
     public let passed: Bool
     public let loadSeconds: Double
     public let computeSeconds: Double
+    /// CPU time (user + system, all threads) spent computing: comparable across runs on a busy machine.
+    public let computeCPUSeconds: Double
     public let peakMemoryBytes: Int
 
     enum CodingKeys: String, CodingKey {
         case kind, model, reference, storageTypes = "storage_types", tolerance, outputs, layers
-        case largestErrorGrowth = "largest_error_growth", fp16RangeAudit = "fp16_range_audit", passed
-        case loadSeconds = "load_seconds", computeSeconds = "compute_seconds", peakMemoryBytes = "peak_memory_bytes"
+        case largestErrorGrowth = "largest_error_growth", fp16RangeAudit = "fp16_range_audit", images, passed
+        case loadSeconds = "load_seconds", computeSeconds = "compute_seconds", computeCPUSeconds = "compute_cpu_seconds", peakMemoryBytes = "peak_memory_bytes"
     }
 
     public func jsonText() throws -> String {
@@ -78,7 +82,14 @@ public struct VerifyReport: Sendable, Codable {
             lines.append("fp16 range: max |activation| \(format(peak.maxAbs)) at \(peak.module) (\(peak.site)); "
                 + (over.isEmpty ? "no layer exceeds 65504" : "exceeds 65504 in \(over.joined(separator: ", "))"))
         }
-        lines.append(String(format: "load %.3f s, compute %.3f s, peak memory %.1f MiB", loadSeconds, computeSeconds, Double(peakMemoryBytes) / 1_048_576))
+        for image in images {
+            let psnr = image.psnr.map { String(format: "%.2f dB", $0) } ?? "identical"
+            let psnr8 = image.psnr8Bit.map { String(format: "%.2f dB", $0) } ?? "identical"
+            lines.append("image \(image.name): PSNR \(psnr) (8-bit pixels: \(psnr8)), max pixel error \(format(image.maxAbsPixelError))"
+                + (image.pngPath.map { String(format: "; reference | ours | difference x%.3g: ", image.heatMapGain) + $0 } ?? ""))
+        }
+        lines.append(String(format: "load %.3f s, compute %.3f s (CPU %.3f s), peak memory %.1f MiB", loadSeconds, computeSeconds,
+                            computeCPUSeconds, Double(peakMemoryBytes) / 1_048_576))
         return lines.joined(separator: "\n")
     }
 }
@@ -94,7 +105,10 @@ public enum Verifier {
 
     /// Verifies `model` against `bundle`. Throws `RunnerError` on bad input (unknown kind, missing
     /// tensors, shape mismatch); a numerical miss is `passed == false` in the report.
-    public static func verify(model: StageModel, bundle: ReferenceBundle, tolerance override: Double? = nil) throws -> VerifyReport {
+    /// `imageDirectory`: where to write a comparison PNG per image output (reference | ours | heat map).
+    public static func verify(
+        model: StageModel, bundle: ReferenceBundle, tolerance override: Double? = nil, imageDirectory: String? = nil
+    ) throws -> VerifyReport {
         let kind = try ReferenceBundleKind.detect(bundle)
         guard let runnerType = kind.runnerType else {
             throw RunnerError.unsupported("verifying '\(kind.rawValue)' bundles is not implemented yet")
@@ -102,9 +116,10 @@ public enum Verifier {
         let loadStart = Date()
         let runner = try runnerType.load(model: model, bundle: bundle)
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        let computeStart = Date()
+        let computeStart = Date(), cpuStart = ProcessMemory.cpuSeconds()
         let result = try runner.compute(bundle: bundle)
         let computeSeconds = Date().timeIntervalSince(computeStart)
+        let computeCPUSeconds = ProcessMemory.cpuSeconds() - cpuStart
 
         var tolerance = runner.defaultTolerance
         if let override { tolerance = VerifyTolerance(relativeL2: override, reason: "given with --tolerance") }
@@ -122,17 +137,23 @@ public enum Verifier {
         }
         guard !outputs.isEmpty else { throw RunnerError.badReference(path: bundle.path, message: "holds no out.* tensor to compare") }
 
-        // Activations, in the runner's execution order, for those the bundle has.
+        // Activations (and a loop's per-step samples), in the runner's execution order, for those the bundle has.
         var layers: [TensorReport] = []
-        for tensor in result.tensors where tensor.name.hasPrefix("act.") && bundle.has(tensor.name) {
+        for tensor in result.tensors where (tensor.name.hasPrefix("act.") || tensor.name.hasPrefix("step")) && bundle.has(tensor.name) {
             layers.append(TensorReport(name: tensor.name, shape: tensor.shape, metrics: try compare(tensor, bundle: bundle), passed: nil))
         }
-        return VerifyReport(
+        var report = VerifyReport(
             kind: kind, model: model.path, reference: bundle.path, storageTypes: runner.storageLabels.sorted(),
             tolerance: kind == .tokenizer ? .exact : tolerance, outputs: outputs, layers: layers,
             largestErrorGrowth: largestGrowth(layers), fp16RangeAudit: result.rangeAudit,
             passed: outputs.allSatisfy { $0.passed == true }, loadSeconds: loadSeconds, computeSeconds: computeSeconds,
-            peakMemoryBytes: ProcessMemory.peakResidentBytes())
+            computeCPUSeconds: computeCPUSeconds, peakMemoryBytes: ProcessMemory.peakResidentBytes())
+        for output in outputs where ImageComparison.isImage(shape: output.shape) && output.name != "out.sample" {
+            let file = ((bundle.path as NSString).lastPathComponent as NSString).deletingPathExtension + "-" + output.name.replacingOccurrences(of: ".", with: "_")
+            report.images.append(try ImageComparison(name: output.name, shape: output.shape, reference: try bundle.floats(output.name),
+                                                     ours: computed[output.name]!.values, directory: imageDirectory, file: file))
+        }
+        return report
     }
 
     static func compare(_ tensor: ComputedTensor, bundle: ReferenceBundle) throws -> ComparisonMetrics {
@@ -162,8 +183,20 @@ public enum Verifier {
     }
 }
 
-/// Process memory figures for reports and benchmarks.
+/// Process memory and CPU-time figures for reports and benchmarks.
 public enum ProcessMemory {
+    /// User + system CPU time of the whole process (all threads) so far.
+    public static func cpuSeconds() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+        #else
+        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+        #endif
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// Peak resident set size of this process so far (getrusage ru_maxrss).
     public static func peakResidentBytes() -> Int {
         var usage = rusage()

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+@testable import IFConvert
+import IFCore
+import SafetensorsReader
+
+@Suite struct InspectCommandTests {
+    /// A one-component folder written with our writer (the tiny IF fixtures are tested in IFCoreTests).
+    final class Folder {
+        let path = NSTemporaryDirectory() + "ifconvert-cli-" + UUID().uuidString
+        init() throws {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try #"{"_class_name": "UNet2DConditionModel"}"#.write(toFile: path + "/config.json", atomically: true, encoding: .utf8)
+            var writer = SafetensorsWriter()
+            try writer.append(name: "conv_in.weight", dtype: .f16, shape: [2, 3], bytes: [UInt8](repeating: 0, count: 12))
+            try writer.append(name: "time_embedding.linear_1.bias", dtype: .f32, shape: [5], bytes: [UInt8](repeating: 0, count: 20))
+            try writer.write(to: path + "/diffusion_pytorch_model.safetensors")
+        }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    @Test func jsonThroughTheCommand() throws {
+        let folder = try Folder()
+        let output = try InspectCommand.parse([folder.path, "--json"]).output()
+        let json = try JSONParser.parse(Array(output.utf8), path: "stdout")
+        let root = try #require(json.objectValue)
+        #expect(root["format"] == .string("safetensors"))
+        #expect(root["layout"] == .string("component"))
+        #expect(root["parameter_count"] == .int(11))
+        #expect(root["tensors"]?.arrayValue?.compactMap { $0.objectValue?["name"]?.stringValue } == ["conv_in.weight", "time_embedding.linear_1.bias"])
+        #expect(root["tensors"]?.arrayValue?.first?.objectValue?["dtype"] == .string("F16"))
+    }
+
+    @Test func humanThroughTheCommand() throws {
+        let folder = try Folder()
+        let output = try InspectCommand.parse([folder.path]).output()
+        #expect(output.contains("tensors     2\n"))
+        #expect(output.contains("by dtype    F32 20, F16 12\n"))
+        #expect(output.contains("time_embedding.linear_1.bias  F32    [5]        20\n"))
+    }
+
+    /// The built `ifconvert` binary (next to the test bundle): results on stdout, errors on stderr
+    /// with exit status 1.
+    @Test func endToEndBinary() throws {
+        let folder = try Folder()
+        let ok = try Self.run(["inspect", folder.path + "/diffusion_pytorch_model.safetensors", "--json"])
+        #expect(ok.status == 0 && ok.stderr.isEmpty)
+        #expect(try JSONParser.parse(Array(ok.stdout.utf8), path: "stdout").objectValue?["tensor_count"] == .int(2))
+
+        let bad = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/malformed/duplicate_keys.safetensors"])
+        #expect(bad.status == 1)
+        #expect(bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("duplicate_keys.safetensors: invalid JSON at byte"))
+        #expect(bad.stderr.contains("duplicate key 'a'"))
+    }
+
+    /// PyTorch files through the binary: skipped objects and the state dict prefix in the JSON; a
+    /// hostile archive is one error line on stderr.
+    @Test func endToEndPyTorch() throws {
+        let ok = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/torch/nested.ckpt", "--json"])
+        #expect(ok.status == 0 && ok.stderr.isEmpty)
+        let root = try #require(try JSONParser.parse(Array(ok.stdout.utf8), path: "stdout").objectValue)
+        #expect(root["format"] == .string("pytorch-zip"))
+        let component = try #require(root["components"]?.arrayValue?.first?.objectValue)
+        #expect(component["state_dict_prefix"] == .string("state_dict"))
+        #expect(component["skipped_objects"]?.arrayValue?.first == .object(JSONObject([
+            ("path", .string("hyper_parameters")), ("global", .string("argparse.Namespace"))])))
+
+        let bad = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/torch/hostile/path_traversal.pt"])
+        #expect(bad.status == 1 && bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("'../../etc/passwd' escapes the archive folder (path traversal)"))
+        #expect(bad.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func helpSnapshot() {
+        let help = IFConvertCommand.helpMessage(for: InspectCommand.self, columns: 100)
+        #expect(help == """
+            OVERVIEW: List the tensors of a checkpoint (snapshot folder, component folder, .safetensors or
+            PyTorch .bin/.pt/.ckpt file, or shard index).
+
+            Reads headers only. For a diffusers snapshot (a folder with model_index.json) every component's
+            weights file is picked the way diffusers picks it (safetensors over .bin; --variant fp16 selects
+            *.fp16.* files). PyTorch checkpoints are read without running their pickle: objects outside the
+            allowlist are listed as skipped, and a nested state dict's prefix is reported. --json prints the
+            stable schema documented in docs/CLI.md.
+
+            USAGE: ifconvert inspect <path> [--json] [--variant <variant>]
+
+            ARGUMENTS:
+              <path>                  A snapshot folder, a component folder, a .safetensors or
+                                      .bin/.pt/.pth/.ckpt file, or a *.index*.json file.
+
+            OPTIONS:
+              --json                  Print JSON (schema in docs/CLI.md) instead of tables.
+              --variant <variant>     Weights variant to pick, as diffusers' variant= (e.g. fp16).
+              --version               Show the version.
+              -h, --help              Show help information.
+
+            """)
+    }
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let binary = try #require(Self.binary, "ifconvert binary not built next to the tests")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    static let binary: String? = {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = url.appendingPathComponent("ifconvert").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            url.deleteLastPathComponent()
+        }
+        return nil
+    }()
+}
+
+enum SnapshotRepoRoot {
+    static let path: String = {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while url.path != "/" {
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+            url.deleteLastPathComponent()
+        }
+        fatalError("no Package.swift above \(#filePath)")
+    }()
+}
+
+@Suite struct InspectFixtureEndToEndTests {
+    /// `ifconvert inspect fixtures/IF-I-tiny --variant fp16 --json` through the built binary.
+    @Test func tinySnapshotJSON() throws {
+        let path = SnapshotRepoRoot.path + "/fixtures/IF-I-tiny"
+        let result = try InspectCommandTests.run(["inspect", path, "--variant", "fp16", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let root = try #require(try JSONParser.parse(Array(result.stdout.utf8), path: "stdout").objectValue)
+        #expect(root["format"] == .string("diffusers-pipeline") && root["variant"] == .string("fp16"))
+        let list = try #require(root["tensors"]?.arrayValue)
+        let tensors = list.compactMap { $0.objectValue }
+        // Every listed tensor agrees with its file's header.
+        var sum = 0
+        var files: [String: SafetensorsFile] = [:]
+        for tensor in tensors {
+            let component = try #require(tensor["component"]?.stringValue)
+            let file = try #require(tensor["file"]?.stringValue)
+            let name = try #require(tensor["name"]?.stringValue)
+            let filePath = "\(path)/\(component)/\(file)"
+            if files[filePath] == nil { files[filePath] = try SafetensorsFile(readingAt: filePath) }
+            let info = try #require(files[filePath]).info(named: name)
+            #expect(tensor["dtype"] == .string(info.dtype.rawValue) && tensor["shape"] == .ints(info.shape)
+                    && tensor["byte_count"] == .int(info.byteCount))
+            sum += info.elementCount
+        }
+        #expect(root["parameter_count"] == .int(sum))
+        #expect(Set(tensors.compactMap { $0["component"]?.stringValue }) == ["unet", "text_encoder"])
+    }
+
+    @Test func humanTableOnTheFixture() throws {
+        let output = try InspectCommand.parse([SnapshotRepoRoot.path + "/fixtures/IF-I-tiny/text_encoder"]).output()
+        #expect(output.contains("format      safetensors-sharded\n"))
+        #expect(output.contains("encoder.block.0.layer.1.DenseReluDense.wo.weight"))
+    }
+}
