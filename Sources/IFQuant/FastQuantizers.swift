@@ -81,30 +81,68 @@ enum FastQuantizer {
         return result
     }
 
-    static func q8_0(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawPointer) {
-        typealias L = BlockLayout.Q8_0
-        let base = x.baseAddress!
-        for block in 0..<(x.count / L.elementCount) {
-            let xs = base + block * L.elementCount
-            let v0 = load(xs), v1 = load(xs + 16)
-            let d = absMax32(v0, v1) / 127
-            let id = V(repeating: ReferenceQuantizer.inverse(d))
-            let b = out + block * L.byteCount
-            b.storeBytes(of: Float16(d).bitPattern.littleEndian, as: UInt16.self)
-            b.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(v0 * id)), toByteOffset: L.quantsOffset, as: SIMD16<Int8>.self)
-            b.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(v1 * id)), toByteOffset: L.quantsOffset + 16, as: SIMD16<Int8>.self)
-        }
+    /// Largest |x| of a block of 32 as its float bit pattern (>= 0x7f800000 means inf/NaN present).
+    @inline(__always)
+    static func absMaxBits32(_ xs: UnsafePointer<Float>) -> Int32 {
+        let m = maxInt(signedBits(magnitude(load(xs))), signedBits(magnitude(load(xs + 16))))
+        return Int32(bitPattern: largest(m).bitPattern)
     }
 
-    static func q4_0(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawPointer) {
+    /// 1/d per lane, 0 where d is 0 or 1/d is not finite (same rule as `ReferenceQuantizer.inverse`).
+    @inline(__always)
+    static func inverses(_ d: SIMD4<Float>) -> SIMD4<Float> {
+        var id = 1 / d
+        for k in 0..<4 where d[k] == 0 || !id[k].isFinite { id[k] = 0 }
+        return id
+    }
+
+    /// q8_0 of one row. Four blocks share one vector division (divps gives the same IEEE quotients
+    /// as divss), and the fp16 scales are converted in bulk with F16C at the end of the row.
+    /// Returns false when the row holds inf/NaN (seen in a block's absmax bits; the caller reports it).
+    static func q8_0(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawPointer) -> Bool {
+        typealias L = BlockLayout.Q8_0
+        let base = x.baseAddress!
+        let blocks = x.count / L.elementCount
+        var finite = true
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: blocks + 4) { scales in
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: blocks + 4) { halves in
+                var block = 0
+                while block < blocks {
+                    let group = min(4, blocks - block)
+                    var amax = SIMD4<Int32>(repeating: 0)
+                    for k in 0..<group { amax[k] = absMaxBits32(base + (block + k) * L.elementCount) }
+                    if amax.max() >= 0x7f80_0000 { finite = false }
+                    let d = unsafeBitCast(amax, to: SIMD4<Float>.self) / 127
+                    let id = inverses(d)
+                    for k in 0..<group {
+                        scales[block + k] = d[k]
+                        let xs = base + (block + k) * L.elementCount
+                        let b = out + (block + k) * L.byteCount
+                        let idv = V(repeating: id[k])
+                        b.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(load(xs) * idv)), toByteOffset: L.quantsOffset, as: SIMD16<Int8>.self)
+                        b.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(load(xs + 16) * idv)), toByteOffset: L.quantsOffset + 16, as: SIMD16<Int8>.self)
+                    }
+                    block += group
+                }
+                Float32Conversion.narrowToHalf(UnsafeBufferPointer(rebasing: scales[0..<blocks]), into: UnsafeMutableBufferPointer(rebasing: halves[0..<blocks]))
+                for k in 0..<blocks { (out + k * L.byteCount).storeBytes(of: halves[k].littleEndian, as: UInt16.self) }
+            }
+        }
+        return finite
+    }
+
+    /// q4_0 of one row; returns false when the row holds inf/NaN.
+    static func q4_0(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawPointer) -> Bool {
         typealias L = BlockLayout.Q4_0
         let base = x.baseAddress!
         let half = V(repeating: 8.5)
         let fifteen = VI(repeating: 15)
+        var finite = true
         for block in 0..<(x.count / L.elementCount) {
             let xs = base + block * L.elementCount
             let v0 = load(xs), v1 = load(xs + 16)
             let amax = absMax32(v0, v1)
+            if !(amax <= .greatestFiniteMagnitude) { finite = false; continue }
             // The first element whose magnitude is amax gives the sign (ggml and numpy's argmax).
             var maxValue: Float = 0
             if amax > 0 {
@@ -122,6 +160,7 @@ enum FastQuantizer {
             let hi = minInt(truncateNonNegative(v1 * id + half), fifteen)
             b.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: lo | (hi &<< 4)), toByteOffset: L.quantsOffset, as: SIMD16<UInt8>.self)
         }
+        return finite
     }
 
     static func int8(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Int8>) -> Float {
