@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// SHA-256 of the source files computed from the very windows the conversion reads, on a second
 /// thread that hashes window *n* while the main thread checksums and writes it: one pass over
@@ -24,9 +27,28 @@ final class StreamingSourceHasher: @unchecked Sendable {
     /// The hasher windows report to (set by `PackWriter` around a pack's conversion).
     @TaskLocal static var current: StreamingSourceHasher?
 
+    private var known: [String: String] = [:]
+
     init(paths: [String]) {
         self.paths = paths
-        for path in paths { files[path] = FileState() }
+        for path in paths {
+            if let digest = Self.hubBlobDigest(path) { known[path] = digest } else { files[path] = FileState() }
+        }
+    }
+
+    /// A Hugging Face cache snapshot file is a symlink to `blobs/<sha256 of its content>` (LFS
+    /// files; the hub client checks that hash when downloading), so the digest is its target's
+    /// name: no need to hash 10 GB again. Other files (git blobs are named by their SHA-1, 40 hex
+    /// digits) are hashed.
+    static func hubBlobDigest(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        let target = String(cString: resolved)
+        let parts = target.split(separator: "/")
+        guard parts.count >= 2, parts[parts.count - 2] == "blobs", target != path else { return nil }
+        let name = parts[parts.count - 1]
+        guard name.utf8.count == 64, name.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
+        return String(name)
     }
 
     /// Starts hashing `raw` (bytes `range` of `mapping`) in the background. The caller must call
@@ -60,6 +82,10 @@ final class StreamingSourceHasher: @unchecked Sendable {
         group.wait()
         var digests: [String] = []
         for path in paths {
+            if let digest = known[path] {
+                digests.append(digest)
+                continue
+            }
             var state = files[path]!
             if let mapping = state.mapping, !state.outOfOrder {
                 if state.position < mapping.byteCount {
