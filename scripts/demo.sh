@@ -2,7 +2,8 @@
 # The main job on the bundled fixture snapshot: installs missing system packages, builds
 # ifconvert (release) and runs it on fixtures/: inspects the stage I snapshot, converts both tiny
 # snapshots to packs (OUT/IF-I-tiny/{unet,text_encoder}.gguf, OUT/IF-II-tiny/unet.gguf), checks
-# them and prints where they are.
+# them, verifies the text-encoder pack (float and q8_0) and its tokenizer against transformers'
+# reference bundles (fixtures/reference/), and prints where the packs are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
@@ -17,5 +18,14 @@ for snapshot in IF-I-tiny IF-II-tiny; do
   "$bin" convert "fixtures/$snapshot" -o "$out/$snapshot" --variant fp16 --force
   for pack in "$out/$snapshot"/*.gguf; do "$bin" check "$pack"; done
 done
+te="$out/IF-I-tiny/text_encoder.gguf"
+echo "== ifconvert verify $te --reference fixtures/reference/{tokenizer,t5}.safetensors" >&2
+"$bin" verify "$te" --reference fixtures/reference/tokenizer.safetensors
+"$bin" verify "$te" --reference fixtures/reference/t5.safetensors
+echo "== ifconvert quantize $te --type q8_0, then verify" >&2
+"$bin" quantize "$te" -o "$out/IF-I-tiny/text_encoder-q8_0.gguf" --type q8_0 --force >/dev/null
+"$bin" verify "$out/IF-I-tiny/text_encoder-q8_0.gguf" --reference fixtures/reference/t5.safetensors
+echo "== ifconvert tokenize $te \"a photo of a cat\"" >&2
+"$bin" tokenize "$te" "a photo of a cat"
 echo "packs:" >&2
 ls -l "$out"/IF-I-tiny/*.gguf "$out"/IF-II-tiny/*.gguf

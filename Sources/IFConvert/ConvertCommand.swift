@@ -51,6 +51,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Convert only this component of a snapshot (e.g. unet, text_encoder).")
     var component: String?
 
+    @Flag(help: "Read the UNet from the original IF root files (config.yml + pytorch_model.bin) instead of unet/; says which was used.")
+    var original = false
+
     @Flag(help: "Also cast the T5 feed-forward output weights (kept F32 by default: fp16 overflows there).")
     var castT5Wo = false
 
@@ -81,7 +84,7 @@ struct ConvertCommand: ParsableCommand {
             policy = FloatCastPolicy(target: type?.policyTarget, castT5FeedForwardOutput: castT5Wo)
         }
         return ConvertRequest(sourcePath: source, outputPath: output, policy: policy,
-                              variant: variant, component: component, overwrite: force, verifyAfterWrite: !noVerify)
+                              variant: variant, component: component, overwrite: force, verifyAfterWrite: !noVerify, original: original)
     }
 
     func run() throws {

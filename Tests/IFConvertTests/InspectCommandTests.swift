@@ -54,6 +54,24 @@ import SafetensorsReader
         #expect(bad.stderr.contains("duplicate key 'a'"))
     }
 
+    /// PyTorch files through the binary: skipped objects and the state dict prefix in the JSON; a
+    /// hostile archive is one error line on stderr.
+    @Test func endToEndPyTorch() throws {
+        let ok = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/torch/nested.ckpt", "--json"])
+        #expect(ok.status == 0 && ok.stderr.isEmpty)
+        let root = try #require(try JSONParser.parse(Array(ok.stdout.utf8), path: "stdout").objectValue)
+        #expect(root["format"] == .string("pytorch-zip"))
+        let component = try #require(root["components"]?.arrayValue?.first?.objectValue)
+        #expect(component["state_dict_prefix"] == .string("state_dict"))
+        #expect(component["skipped_objects"]?.arrayValue?.first == .object(JSONObject([
+            ("path", .string("hyper_parameters")), ("global", .string("argparse.Namespace"))])))
+
+        let bad = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/torch/hostile/path_traversal.pt"])
+        #expect(bad.status == 1 && bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("'../../etc/passwd' escapes the archive folder (path traversal)"))
+        #expect(bad.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test func helpSnapshot() {
         let help = IFConvertCommand.helpMessage(for: InspectCommand.self, columns: 100)
         #expect(help == """

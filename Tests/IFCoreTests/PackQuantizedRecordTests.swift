@@ -15,7 +15,7 @@ struct PrebuiltEncoder: PackTensorEncoder {
 /// here they come from fixtures/quant, made by gguf-py's ggml-compatible quantizers).
 @Suite("Pack quantized records")
 struct PackQuantizedRecordTests {
-    static let quant = packRepositoryRoot() + "/fixtures/quant/"
+    static let quant = repositoryRoot() + "/fixtures/quant/"
 
     static func floats(_ file: String) throws -> [Float] {
         let data = try Data(contentsOf: URL(fileURLWithPath: quant + file))

@@ -206,6 +206,22 @@ struct PackArchiveTests {
                                             options: .init(level: 3, threads: 2, shuffle: true))
         let archive = try SeekableArchive(readingAt: folder + "/unet.gguf.zst")
         try archive.restore(to: folder + "/restored.gguf", overwrite: false)
+        // The compressed pack reads in place: same records, same bytes, checksums verified.
+        let plain = try Pack(readingAt: folder + "/unet.gguf")
+        let compressed = try Pack(readingAt: folder + "/unet.gguf.zst")
+        #expect(compressed.tensorNames == plain.tensorNames)
+        #expect(PackChecker.check(compressed).ok)
+        for name in plain.tensorNames.prefix(20) {
+            #expect(try compressed.tensor(named: name).data.materialized().copyBytes() == plain.tensor(named: name).data.copyBytes())
+        }
+        // A flipped byte inside a data frame is reported per tensor, never a trap.
+        var damaged = try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/unet.gguf.zst")))
+        let frame = archive.frames[archive.frames.count - 1]
+        damaged[frame.compressedRange.lowerBound + frame.compressedRange.count / 2] ^= 0x10
+        try Data(damaged).write(to: URL(fileURLWithPath: folder + "/damaged.gguf.zst"))
+        let report = PackChecker.check(try Pack(readingAt: folder + "/damaged.gguf.zst"))
+        #expect(!report.ok)
+        #expect(report.failures.contains { $0.actual.contains("is corrupt") })
         #expect(try MappedFile(readingAt: folder + "/restored.gguf").withUnsafeBytes(in: 0..<file.byteCount) { Array($0) }
                 == file.withUnsafeBytes(in: 0..<file.byteCount) { Array($0) })
     }

@@ -20,6 +20,9 @@ public enum ArchiveSegments {
         if inner.hasSuffix(".safetensors") {
             return try SafetensorsFile(storage: archive, path: archive.path)
         }
+        if inner.hasSuffix(".gguf") {
+            return try Pack(gguf: GGUFFile(storage: archive, path: archive.path))
+        }
         throw .unsupported(path: archive.path, message: "reading tensors from this archive needs its inner file name to end in .safetensors or .gguf")
     }
 

@@ -13,10 +13,38 @@ public protocol WeightRowDecoder: Sendable {
     /// Runs `body` on the whole weight when it already is contiguous, aligned fp32 (no copy);
     /// returns false (without calling `body`) otherwise.
     func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool
+    /// Brings the stored bytes into memory now (page faults of a file mapping happen at load time,
+    /// not in the first computation).
+    func prefault()
 }
 
 extension WeightRowDecoder {
     public func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool { false }
+    public func prefault() {}
+}
+
+/// Touches one byte per page of `slice` (after asking the kernel to read it ahead), so a mapped
+/// file's pages are resident and mapped before timing-sensitive work starts.
+public func prefaultPages(of slice: ByteSlice) {
+    if let file = slice.storage as? MappedFile { file.adviseSequential(in: slice.range) }
+    slice.withUnsafeBytes { raw in
+        guard let base = raw.baseAddress, raw.count > 0 else { return }
+        let start = UncheckedSendable(base)
+        let count = raw.count
+        // The sums land in memory the optimizer cannot see through, so the loads are not elided.
+        let sinks = UnsafeMutablePointer<UInt8>.allocate(capacity: 2)
+        defer { sinks.deallocate() }
+        let sinkPointer = UncheckedSendable(sinks)
+        let pageCount = (count + 4095) / 4096
+        let perChunk = (pageCount + 1) / 2
+        Parallel.forEach(2) { chunk in
+            var sink: UInt8 = 0
+            for page in (chunk * perChunk)..<min(pageCount, (chunk + 1) * perChunk) {
+                sink &+= start.value.load(fromByteOffset: page * 4096, as: UInt8.self)
+            }
+            sinkPointer.value[chunk] = sink
+        }
+    }
 }
 
 /// `y = x W^T (+ b)` for a weight `W [out, in]` of any stored type. f32 weights are used in place;
@@ -30,11 +58,11 @@ public final class LinearWeight: Sendable {
     /// Name of the weight tensor (messages).
     public let name: String
 
-    /// Scratch per tile, in floats (8 MiB of fp32: 512 rows of a 4096-wide weight, 204 of a 10240-wide
-    /// one). sgemm packs its whole input again for every call, so narrow tiles cost: on the XXL-width
-    /// T5 bench (154 input rows) 64-row tiles spent 14 % of the time re-packing the input, 256-row tiles
-    /// ~4 %; CPU time 2.03 s (64 rows) -> 1.87 s (256) -> 1.83 s (1024).
-    public static let tileElementBudget = 1 << 21
+    /// Scratch per tile, in floats (16 MiB of fp32: 1024 rows of a 4096-wide weight, 409 of a
+    /// 10240-wide one). sgemm packs its whole input again for every call, so narrow tiles cost: on
+    /// the XXL-width T5 bench (154 input rows, one thread) 64-row tiles spent 14 % of the time
+    /// re-packing the input; CPU time 2.03 s (64 rows), 1.87 s (256), ~1.7 s (1024).
+    public static let tileElementBudget = 1 << 22
 
     /// Tile scratch budget of this weight, in floats (tests use small ones to cross tile edges).
     let tileBudget: Int
@@ -128,6 +156,8 @@ public struct DenseRowDecoder: WeightRowDecoder {
     }
 
     public var storageLabel: String { view.dtype.rawValue }
+
+    public func prefault() { prefaultPages(of: view.data) }
 
     public func decodeRows(_ rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= rowCount)
