@@ -27,6 +27,9 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .long, help: "Weight-file variant to read from a snapshot folder (e.g. fp16); default: full precision, else the only one.")
     var variant: String?
 
+    @Option(name: .customLong("image-out"), help: "Folder for comparison PNGs of image outputs (reference | ours | amplified difference).")
+    var imageOut: String?
+
     @Flag(name: .long, help: "Print the report as JSON on stdout.")
     var json = false
 
@@ -39,7 +42,7 @@ struct VerifyCommand: ParsableCommand {
         do {
             let model = try StageModel(path: model, variant: variant, fallbackToAnyVariant: variant == nil)
             let bundle = try Verifier.openBundle(at: reference)
-            report = try Verifier.verify(model: model, bundle: bundle, tolerance: tolerance)
+            report = try Verifier.verify(model: model, bundle: bundle, tolerance: tolerance, imageDirectory: imageOut)
         } catch {
             FileHandle.standardError.write(Data("ifconvert verify: \(error)\n".utf8))
             throw ExitCode(2)

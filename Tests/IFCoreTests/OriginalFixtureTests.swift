@@ -70,11 +70,13 @@ struct OriginalFixtureTests {
         }
     }
 
-    @Test("IF-I-tiny key set: the plan for its config equals the diffusers file apart from the projection")
+    @Test("IF-I-tiny key set: the plan for its structure equals the diffusers file (apart from a projection the original cannot hold)")
     func stageIKeySet() throws {
         let snapshot = folder("IF-I-tiny")
         let diffusers = try openSource(atPath: snapshot + "/unet/diffusion_pytorch_model.fp16.safetensors")
-        // The fixture's structure as an original config.yml (encoder_channels = cross_attention_dim 64).
+        let json = try jsonObject(String(contentsOfFile: snapshot + "/unet/config.json", encoding: .utf8))
+        let cross = try #require(json["cross_attention_dim"] as? Int), text = try #require(json["encoder_hid_dim"] as? Int)
+        // The fixture's structure as an original config.yml (fixtures/README.md).
         let yaml = """
         params:
           image_size: 16
@@ -85,8 +87,8 @@ struct OriginalFixtureTests {
           num_head_channels: 16
           use_scale_shift_norm: true
           resblock_updown: true
-          encoder_dim: 64
-          encoder_channels: 64
+          encoder_dim: \(text)
+          encoder_channels: \(cross)
           in_channels: 3
           out_channels: 6
           activation: "gelu"
@@ -95,7 +97,8 @@ struct OriginalFixtureTests {
         let params = try OriginalUNetParams(try OriginalConfigFile.parse(yaml, path: "config.yml"))
         let plan = OriginalLayoutPlan(config: DiffusersUNetConfig(original: params, stage: .stageI))
         let planned = Dictionary(uniqueKeysWithValues: plan.tensors.map { ($0.name, $0.shape) })
-        let expectedExtra: Set<String> = ["encoder_hid_proj.weight", "encoder_hid_proj.bias"]
+        // encoder_dim == encoder_channels: the original has no encoder_proj, diffusers still has one.
+        let expectedExtra: Set<String> = text == cross ? ["encoder_hid_proj.weight", "encoder_hid_proj.bias"] : []
         #expect(Set(diffusers.tensorNames).subtracting(planned.keys) == expectedExtra)
         #expect(Set(planned.keys).subtracting(diffusers.tensorNames).isEmpty)
         for name in diffusers.tensorNames where !expectedExtra.contains(name) {

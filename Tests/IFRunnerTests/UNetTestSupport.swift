@@ -1,49 +1,31 @@
 import Foundation
 import IFCore
+import SafetensorsReader
 @testable import IFRunner
 
-/// Minimal safetensors reader for the UNet tests (header JSON + mapped bytes); the package's
-/// SafetensorsReader replaces it once merged.
-struct UNetTestSafetensors: TensorSource {
-    let path: String
-    let file: MappedFile
-    let entries: [String: (DType, [Int], Range<Int>)]
-    let order: [String]
-    let metadata: [String: String]
+/// A bundle whose tensor `name` is replaced by `values` (perturbed-reference tests).
+struct UNetPerturbedSource: TensorSource {
+    let base: any TensorSource
+    let name: String
+    let replacement: TensorView
 
-    init(path: String) throws {
-        self.path = path
-        file = try MappedFile(readingAt: path)
-        let headerLength = file.withUnsafeBytes(in: 0..<8) { Int($0.loadUnaligned(as: UInt64.self).littleEndian) }
-        let json = file.withUnsafeBytes(in: 8..<(8 + headerLength)) { Data($0) }
-        let object = try JSONSerialization.jsonObject(with: json) as! [String: Any]
-        var entries: [String: (DType, [Int], Range<Int>)] = [:]
-        var metadata: [String: String] = [:]
-        for (name, value) in object {
-            let d = value as! [String: Any]
-            if name == "__metadata__" { metadata = d as! [String: String]; continue }
-            let offsets = d["data_offsets"] as! [Int]
-            entries[name] = (DType(rawValue: d["dtype"] as! String)!, d["shape"] as! [Int],
-                             (8 + headerLength + offsets[0])..<(8 + headerLength + offsets[1]))
-        }
-        self.entries = entries
-        self.metadata = metadata
-        order = entries.keys.sorted { entries[$0]!.2.lowerBound < entries[$1]!.2.lowerBound }
+    init(base: any TensorSource, name: String, transform: ([Float]) -> [Float]) throws {
+        self.base = base
+        self.name = name
+        let view = try base.tensor(named: name)
+        var bytes: [UInt8] = []
+        for v in transform(try view.floats()) { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+        replacement = TensorView(name: name, dtype: .f32, shape: view.shape, data: ByteSlice(bytes: bytes))
     }
 
-    var formatName: String { "safetensors" }
-    var filePaths: [String] { [path] }
-    var tensorNames: [String] { order }
-
-    func info(named name: String) throws(TensorIOError) -> TensorInfo {
-        guard let e = entries[name] else { throw .missingTensor(path: path, name: name) }
-        return TensorInfo(name: name, dtype: e.0, shape: e.1, byteCount: e.2.count)
+    var formatName: String { base.formatName }
+    var filePaths: [String] { base.filePaths }
+    var tensorNames: [String] { base.tensorNames }
+    var metadata: [String: String] { base.metadata }
+    func info(named n: String) throws(TensorIOError) -> TensorInfo {
+        n == name ? TensorInfo(name: n, dtype: .f32, shape: replacement.shape, byteCount: replacement.byteCount) : try base.info(named: n)
     }
-
-    func tensor(named name: String) throws(TensorIOError) -> TensorView {
-        guard let e = entries[name] else { throw .missingTensor(path: path, name: name) }
-        return TensorView(name: name, dtype: e.0, shape: e.1, data: ByteSlice(storage: file, range: e.2))
-    }
+    func tensor(named n: String) throws(TensorIOError) -> TensorView { n == name ? replacement : try base.tensor(named: n) }
 }
 
 /// The repository root (the folder holding Package.swift), found from this file's path.
@@ -82,5 +64,36 @@ func unetRandomFloats(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         z ^= z >> 31
         return (Float(z >> 40) / Float(1 << 24) * 2 - 1) * scale
+    }
+}
+
+/// Tensors held in memory (f32 or f16), served as a TensorSource for building small layers.
+struct UNetInMemorySource: TensorSource {
+    var tensors: [String: TensorView] = [:]
+    var formatName: String { "memory" }
+    var filePaths: [String] { ["memory"] }
+    var tensorNames: [String] { Array(tensors.keys).sorted() }
+    var metadata: [String: String] { [:] }
+
+    mutating func add(_ name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
+        var bytes: [UInt8] = []
+        for v in values {
+            if dtype == .f16 {
+                withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { bytes += $0 }
+            } else {
+                withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
+            }
+        }
+        tensors[name] = TensorView(name: name, dtype: dtype, shape: shape, data: ByteSlice(bytes: bytes))
+    }
+
+    func info(named name: String) throws(TensorIOError) -> TensorInfo {
+        guard let t = tensors[name] else { throw .missingTensor(path: "memory", name: name) }
+        return TensorInfo(name: name, dtype: t.dtype, shape: t.shape, byteCount: t.byteCount)
+    }
+
+    func tensor(named name: String) throws(TensorIOError) -> TensorView {
+        guard let t = tensors[name] else { throw .missingTensor(path: "memory", name: name) }
+        return t
     }
 }

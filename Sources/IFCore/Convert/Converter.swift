@@ -12,9 +12,11 @@ public struct ConvertRequest: Sendable {
     public var overwrite: Bool
     public var verifyAfterWrite: Bool
     public var hashSources: Bool
+    /// Read the UNet from the original root files (config.yml + pytorch_model.bin) instead of unet/.
+    public var original: Bool
 
     public init(sourcePath: String, outputPath: String, policy: any PackTypePolicy, variant: String? = nil, component: String? = nil,
-                overwrite: Bool = false, verifyAfterWrite: Bool = true, hashSources: Bool = true) {
+                overwrite: Bool = false, verifyAfterWrite: Bool = true, hashSources: Bool = true, original: Bool = false) {
         self.sourcePath = sourcePath
         self.outputPath = outputPath
         self.policy = policy
@@ -23,6 +25,7 @@ public struct ConvertRequest: Sendable {
         self.overwrite = overwrite
         self.verifyAfterWrite = verifyAfterWrite
         self.hashSources = hashSources
+        self.original = original
     }
 }
 
@@ -69,7 +72,10 @@ public enum Converter {
         let snapshot = try Snapshot.discover(at: request.sourcePath, variant: request.variant)
         var notes: [String] = []
         var components = snapshot.weightBearingComponents
-        let root = snapshotRoot(snapshot)
+        let root = snapshotRoot(snapshot) ?? (snapshot.layout == .original ? snapshot.path : nil)
+        if snapshot.layout == .original || request.original {
+            OriginalConversion.addUNet(for: snapshot, to: &components)
+        }
         if let wanted = request.component {
             guard let match = components.first(where: { $0.name == wanted }) else {
                 throw .unsupported(path: request.sourcePath, message: "no component '\(wanted)' with weights (have: \(components.map(\.name).joined(separator: ", ")))")
@@ -79,9 +85,7 @@ public enum Converter {
         for component in snapshot.components where component.weights == nil {
             notes.append("\(component.name): no weights, nothing to convert")
         }
-        if snapshot.layout == .pipeline, snapshot.originalCheckpoint != nil {
-            notes.append("root config.yml / pytorch_model.bin (original IF layout) not converted: diffusers ignores them too")
-        }
+        let unetChoice = try OriginalConversion.choose(for: snapshot, request: request, components: components, notes: &notes)
         guard !components.isEmpty else {
             throw .unsupported(path: request.sourcePath, message: "nothing to convert: no component with weights found")
         }
@@ -92,8 +96,9 @@ public enum Converter {
         var headers: [Int] = []
         for component in components {
             guard let weights = component.weights else { continue }
-            let source = try openSource(weights)
             let name = componentName(component, snapshot: snapshot)
+            let original = try OriginalConversion.input(for: component, choice: unetChoice, snapshot: snapshot)
+            let source: any TensorSource = if let original { original.source } else { try openSource(weights) }
             let outputPath = outputIsFolder ? join(request.outputPath, name + ".gguf") : outputFile(request.outputPath, component: name)
             var tensors: [PackTensorPlan] = []
             for tensorName in source.tensorNames {
@@ -102,7 +107,7 @@ public enum Converter {
             let files = source.filePaths
             let plan = PackPlan(
                 outputPath: outputPath, component: name, tensors: tensors,
-                attachments: try attachments(for: component, name: name, root: root),
+                attachments: OriginalConversion.attachments(try attachments(for: component, name: name, root: root), original: original),
                 sourceFiles: try files.map { path throws(TensorIOError) in
                     PackSourceFile(path: relative(path, to: root), byteCount: try fileSize(path), sha256: "")
                 },

@@ -81,6 +81,34 @@ public struct PackTensorPlan: Sendable {
                                            shape: PackStorage.storageShape(for: info.shape, encoding: .plain))
         return PackTensorPlan(record: record, outputs: [output], encoder: encoder, notes: notes)
     }
+
+    /// A quantized plan: the 2-D [rows, cols] view of `info` stored as `encoding` (q8_0, q4_0,
+    /// q4_k: one tensor; int8_rowwise: the I8 weight, then its F32 per-row scales). The encoder
+    /// must stream the data tensor's bytes first, then the scales. Throws when the row length is
+    /// not a whole number of blocks.
+    public static func quantized(
+        source info: TensorInfo, encoding: PackEncoding, rule: String, encoder: any PackTensorEncoder, notes: [String] = []
+    ) throws(TensorIOError) -> PackTensorPlan {
+        precondition(encoding.isQuantized, "use plain(source:storing:...) for plain tensors")
+        let storage = PackStorage.storageShape(for: info.shape, encoding: encoding)
+        let type: GGMLType = switch encoding {
+        case .q8_0: .q8_0
+        case .q4_0: .q4_0
+        case .q4_k: .q4_k
+        default: .i8
+        }
+        guard storage[1] % type.blockSize == 0 else {
+            throw .unsupported(path: info.name, message: "tensor '\(info.name)': rows of \(storage[1]) elements are not a whole number of \(type.name) blocks of \(type.blockSize)")
+        }
+        var record = PackRecord(originalName: info.name, shape: info.shape, dtype: .f32, sourceDType: info.dtype, encoding: encoding, rule: rule)
+        var outputs = [GGUFTensorDeclaration(name: record.ggufName, type: type, shape: storage)]
+        if encoding == .int8Rowwise {
+            let scaleName = PackNaming.scaleGGUFName(for: info.name)
+            record.scaleGGUFName = scaleName
+            outputs.append(GGUFTensorDeclaration(name: scaleName, type: .f32, shape: [storage[0]]))
+        }
+        return PackTensorPlan(record: record, outputs: outputs, encoder: encoder, notes: notes)
+    }
 }
 
 /// Chooses, for every source tensor, how it is stored. `--type` maps to a policy; the quantize

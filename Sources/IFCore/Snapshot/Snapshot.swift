@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SafetensorsReader
 
 /// What a path given on the command line holds: a diffusers pipeline snapshot, one component
@@ -101,7 +106,7 @@ extension Snapshot {
             return Snapshot(path: path, layout: .original, variant: variant, pipelineClass: nil,
                             components: [], originalCheckpoint: original)
         }
-        if let component = try discoverComponent(name: PathName.fileName(of: root), library: nil, className: nil,
+        if let component = try discoverComponent(name: PathName.folderName(of: root), library: nil, className: nil,
                                                  directory: root, variant: variant), component.weights != nil {
             return Snapshot(path: path, layout: .component, variant: variant, pipelineClass: nil,
                             components: [component], originalCheckpoint: original)
@@ -175,5 +180,13 @@ enum PathName {
 
     static func fileName(of path: String) -> String {
         WeightsFile.fileName(of: path)
+    }
+
+    /// The folder's own name, also for "." and "..".
+    static func folderName(of path: String) -> String {
+        let name = fileName(of: path)
+        guard name == "." || name == ".." || name.isEmpty, let resolved = realpath(path, nil) else { return name }
+        defer { free(resolved) }
+        return fileName(of: String(cString: resolved))
     }
 }

@@ -154,6 +154,7 @@ public final class IFUNet: @unchecked Sendable {
         }
         // Time embedding (+ class, + pooled text), then the optional activation.
         let sinusoid = UNetOps.timestepEmbedding(timesteps, dimension: boc[0], flipSinToCos: c.flipSinToCos, downscaleFreqShift: c.freqShift)
+        record("time_proj", [batch, boc[0]], sinusoid)
         var emb = timeEmbedding(sinusoid, rows: batch)
         record("time_embedding", [batch, c.timeEmbedDim], emb)
         if let classEmbedding, let classLabels {
@@ -169,6 +170,7 @@ public final class IFUNet: @unchecked Sendable {
         }
         if let act = c.timeEmbeddingActivation {
             emb.withUnsafeMutableBufferPointer { UNetOps.activate($0.baseAddress!, count: $0.count, act) }
+            record("time_embed_act", [batch, c.timeEmbedDim], emb)
         }
         var activatedEmb = emb
         activatedEmb.withUnsafeMutableBufferPointer { UNetOps.activate($0.baseAddress!, count: $0.count, c.activation) }
@@ -257,6 +259,7 @@ public final class IFUNet: @unchecked Sendable {
                           weight: convNormOutWeight, bias: convNormOutBias, epsilon: c.normEpsilon, output: h.base)
         ctx.observe("conv_norm_out", h)
         UNetOps.activate(h.base, count: h.count, c.activation)
+        ctx.observe("conv_act", h)
         let out = FeatureMap(pool: pool, batch: batch, height: height, width: width, channels: c.outChannels)
         UNetOps.conv2d(h.base, batch: batch, height: height, width: width, channels: boc[0],
                        weight: convOut, kernel: 3, pool: pool, output: out.base)

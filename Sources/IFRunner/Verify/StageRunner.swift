@@ -68,7 +68,8 @@ extension ReferenceBundleKind {
         switch self {
         case .t5: T5StageRunner.self
         case .tokenizer: TokenizerStageRunner.self
-        case .unet, .loopI, .loopII: nil
+        case .unet: UNetStageRunner.self
+        case .loopI, .loopII: LoopStageRunner.self
         }
     }
 }

@@ -34,6 +34,8 @@ public struct VerifyReport: Sendable, Codable {
     public let layers: [TensorReport]
     public let largestErrorGrowth: ErrorGrowth?
     public let fp16RangeAudit: [RangeAuditEntry]
+    /// Image outputs (`[B, 3, H, W]`): PSNR and, with an image folder, the comparison PNG.
+    public var images: [ImageComparison] = []
     public let passed: Bool
     public let loadSeconds: Double
     public let computeSeconds: Double
@@ -43,7 +45,7 @@ public struct VerifyReport: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case kind, model, reference, storageTypes = "storage_types", tolerance, outputs, layers
-        case largestErrorGrowth = "largest_error_growth", fp16RangeAudit = "fp16_range_audit", passed
+        case largestErrorGrowth = "largest_error_growth", fp16RangeAudit = "fp16_range_audit", images, passed
         case loadSeconds = "load_seconds", computeSeconds = "compute_seconds", computeCPUSeconds = "compute_cpu_seconds", peakMemoryBytes = "peak_memory_bytes"
     }
 
@@ -80,6 +82,12 @@ public struct VerifyReport: Sendable, Codable {
             lines.append("fp16 range: max |activation| \(format(peak.maxAbs)) at \(peak.module) (\(peak.site)); "
                 + (over.isEmpty ? "no layer exceeds 65504" : "exceeds 65504 in \(over.joined(separator: ", "))"))
         }
+        for image in images {
+            let psnr = image.psnr.map { String(format: "%.2f dB", $0) } ?? "identical"
+            let psnr8 = image.psnr8Bit.map { String(format: "%.2f dB", $0) } ?? "identical"
+            lines.append("image \(image.name): PSNR \(psnr) (8-bit pixels: \(psnr8)), max pixel error \(format(image.maxAbsPixelError))"
+                + (image.pngPath.map { String(format: "; reference | ours | difference x%.3g: ", image.heatMapGain) + $0 } ?? ""))
+        }
         lines.append(String(format: "load %.3f s, compute %.3f s (CPU %.3f s), peak memory %.1f MiB", loadSeconds, computeSeconds,
                             computeCPUSeconds, Double(peakMemoryBytes) / 1_048_576))
         return lines.joined(separator: "\n")
@@ -97,7 +105,10 @@ public enum Verifier {
 
     /// Verifies `model` against `bundle`. Throws `RunnerError` on bad input (unknown kind, missing
     /// tensors, shape mismatch); a numerical miss is `passed == false` in the report.
-    public static func verify(model: StageModel, bundle: ReferenceBundle, tolerance override: Double? = nil) throws -> VerifyReport {
+    /// `imageDirectory`: where to write a comparison PNG per image output (reference | ours | heat map).
+    public static func verify(
+        model: StageModel, bundle: ReferenceBundle, tolerance override: Double? = nil, imageDirectory: String? = nil
+    ) throws -> VerifyReport {
         let kind = try ReferenceBundleKind.detect(bundle)
         guard let runnerType = kind.runnerType else {
             throw RunnerError.unsupported("verifying '\(kind.rawValue)' bundles is not implemented yet")
@@ -126,17 +137,23 @@ public enum Verifier {
         }
         guard !outputs.isEmpty else { throw RunnerError.badReference(path: bundle.path, message: "holds no out.* tensor to compare") }
 
-        // Activations, in the runner's execution order, for those the bundle has.
+        // Activations (and a loop's per-step samples), in the runner's execution order, for those the bundle has.
         var layers: [TensorReport] = []
-        for tensor in result.tensors where tensor.name.hasPrefix("act.") && bundle.has(tensor.name) {
+        for tensor in result.tensors where (tensor.name.hasPrefix("act.") || tensor.name.hasPrefix("step")) && bundle.has(tensor.name) {
             layers.append(TensorReport(name: tensor.name, shape: tensor.shape, metrics: try compare(tensor, bundle: bundle), passed: nil))
         }
-        return VerifyReport(
+        var report = VerifyReport(
             kind: kind, model: model.path, reference: bundle.path, storageTypes: runner.storageLabels.sorted(),
             tolerance: kind == .tokenizer ? .exact : tolerance, outputs: outputs, layers: layers,
             largestErrorGrowth: largestGrowth(layers), fp16RangeAudit: result.rangeAudit,
             passed: outputs.allSatisfy { $0.passed == true }, loadSeconds: loadSeconds, computeSeconds: computeSeconds,
             computeCPUSeconds: computeCPUSeconds, peakMemoryBytes: ProcessMemory.peakResidentBytes())
+        for output in outputs where ImageComparison.isImage(shape: output.shape) && output.name != "out.sample" {
+            let file = ((bundle.path as NSString).lastPathComponent as NSString).deletingPathExtension + "-" + output.name.replacingOccurrences(of: ".", with: "_")
+            report.images.append(try ImageComparison(name: output.name, shape: output.shape, reference: try bundle.floats(output.name),
+                                                     ours: computed[output.name]!.values, directory: imageDirectory, file: file))
+        }
+        return report
     }
 
     static func compare(_ tensor: ComputedTensor, bundle: ReferenceBundle) throws -> ComparisonMetrics {
