@@ -11,7 +11,7 @@ import Testing
 struct OriginalLayoutRunnerTests {
     /// The forward of `model` on the unet-II reference inputs, and the reference output.
     func referenceForward(_ model: IFUNet) throws -> (output: [Float], expected: [Float]) {
-        let bundle = try UNetTestSafetensors(path: unetRepositoryRoot().appendingPathComponent("fixtures/reference/unet-II.safetensors").path)
+        let bundle = try SafetensorsFile(readingAt: unetRepositoryRoot().appendingPathComponent("fixtures/reference/unet-II.safetensors").path)
         let sample = try bundle.tensor(named: "in.sample")
         let text = try bundle.tensor(named: "in.encoder_hidden_states")
         let batch = sample.shape[0]
