@@ -42,6 +42,9 @@ public enum Kernels {
         return String(cString: openblas_get_corename())
     }
 
+    /// Whether this CPU has AVX2 and FMA (then OpenBLAS must not run its generic Prescott kernels).
+    public static var cpuSupportsAVX2FMA: Bool { ifc_cpu_has_avx2_fma() != 0 }
+
     /// OpenBLAS 0.3.21 (Debian 12) does not know newer CPU models (e.g. Emerald Rapids, family 6
     /// model 207) and falls back to its generic Prescott SSE3 kernels, ~5x slower than SkylakeX's
     /// AVX-512 ones on such a CPU. When that happened and the user did not choose OPENBLAS_CORETYPE,
