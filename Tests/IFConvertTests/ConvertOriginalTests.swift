@@ -26,6 +26,21 @@ import IFCore
             #expect(try a.packTensor(named: name).data.copyBytes() == b.packTensor(named: name).data.copyBytes(), "\(name)")
         }
 
+        // verify against the same reference: identical outputs and per-layer metrics (timings differ).
+        var reports: [[String: Any]] = []
+        for pack in ["orig", "diff"] {
+            let run = try PackCommandsTests.ifconvert(["verify", folder + "/\(pack).gguf", "--reference",
+                                                       PackCommandsTests.repoRoot + "/fixtures/reference/unet-II.safetensors", "--json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            reports.append(try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]))
+        }
+        #expect((reports[0]["outputs"] as? [Any])?.isEmpty == false && (reports[0]["layers"] as? [Any])?.isEmpty == false)
+        for key in ["outputs", "layers", "passed", "storage_types"] {
+            let x = try JSONSerialization.data(withJSONObject: ["v": reports[0][key] ?? NSNull()], options: .sortedKeys)
+            let y = try JSONSerialization.data(withJSONObject: ["v": reports[1][key] ?? NSNull()], options: .sortedKeys)
+            #expect(x == y, "verify '\(key)' differs between the packs")
+        }
+
         let missing = try PackCommandsTests.ifconvert(["convert", snapshot + "/unet", "--original", "-o", folder + "/x.gguf"])
         #expect(missing.status != 0 && missing.stdout.isEmpty)
         #expect(missing.stderr.contains("--original needs config.yml and pytorch_model.bin"))
