@@ -38,7 +38,9 @@ UNET_I_CONFIG = dict(
     attention_head_dim=16,  # the real models use 64; heads per level = channels / 16 = 2, 4 (mid 4)
     norm_num_groups=32,
     norm_eps=1e-5,
-    cross_attention_dim=64,  # = last block's channels, like IF's encoder_channels
+    # 32, unlike encoder_hid_dim 64: the original UNetModel has encoder_proj only when its encoder_channels differ
+    # from the T5 width, and the original-layout fixture needs it to express diffusers' encoder_hid_proj
+    cross_attention_dim=32,
     encoder_hid_dim=T5_D_MODEL,
     encoder_hid_dim_type="text_proj",
     addition_embed_type="text",
