@@ -29,7 +29,7 @@ struct ConvertCommand: ParsableCommand {
             becomes the single pack OUT. Without --type every tensor keeps its dtype (lossless, byte-identical); \
             --type casts floating-point tensors with round-to-nearest-even and reports per tensor how many values \
             overflowed to inf or flushed to zero. The T5 feed-forward `wo` weights stay F32 unless --cast-t5-wo. \
-            Output goes to a temp file in the destination folder and is renamed only once complete and checked. \
+            Output goes to a temp file in the destination folder and is renamed only once complete and its header re-read and checked (--verify also re-reads every tensor's CRC32C). \
             Pack format: docs/FORMAT.md.
             """)
 
@@ -63,8 +63,11 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Overwrite existing packs.")
     var force = false
 
-    @Flag(help: "Skip re-reading the written pack to compare checksums before the rename.")
-    var noVerify = false
+    @Flag(help: "Re-read every written tensor and compare its CRC32C before the rename (the header and records are always re-checked).")
+    var verify = false
+
+    @Flag(help: "Skip the SHA-256 of the source files (provenance then records names and sizes, hashes empty).")
+    var noSourceHash = false
 
     @Flag(help: "Print JSON on stdout.")
     var json = false
@@ -84,7 +87,8 @@ struct ConvertCommand: ParsableCommand {
             policy = FloatCastPolicy(target: type?.policyTarget, castT5FeedForwardOutput: castT5Wo)
         }
         return ConvertRequest(sourcePath: source, outputPath: output, policy: policy,
-                              variant: variant, component: component, overwrite: force, verifyAfterWrite: !noVerify, original: original)
+                              variant: variant, component: component, overwrite: force, verifyAfterWrite: verify,
+                              hashSources: !noSourceHash, original: original)
     }
 
     func run() throws {

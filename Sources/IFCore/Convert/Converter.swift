@@ -16,7 +16,7 @@ public struct ConvertRequest: Sendable {
     public var original: Bool
 
     public init(sourcePath: String, outputPath: String, policy: any PackTypePolicy, variant: String? = nil, component: String? = nil,
-                overwrite: Bool = false, verifyAfterWrite: Bool = true, hashSources: Bool = true, original: Bool = false) {
+                overwrite: Bool = false, verifyAfterWrite: Bool = false, hashSources: Bool = true, original: Bool = false) {
         self.sourcePath = sourcePath
         self.outputPath = outputPath
         self.policy = policy
@@ -101,7 +101,7 @@ public enum Converter {
             let source: any TensorSource = if let original { original.source } else { try openSource(weights) }
             let outputPath = outputIsFolder ? join(request.outputPath, name + ".gguf") : outputFile(request.outputPath, component: name)
             var tensors: [PackTensorPlan] = []
-            for tensorName in source.tensorNames {
+            for tensorName in try storageOrder(source) {
                 tensors.append(try request.policy.plan(for: try source.info(named: tensorName), component: name))
             }
             let files = source.filePaths
@@ -143,6 +143,22 @@ public enum Converter {
             reports.append(try PackWriter.write(pack, from: source, options: options) { progress?(index, $0) })
         }
         return ConversionReport(packs: reports, notes: plan.notes)
+    }
+
+    /// Tensor names in the order their bytes lie on disk (file, then offset), so that reading is
+    /// one sequential pass per file (kernel read-ahead works, the hashing thread reads the same
+    /// pages at about the same time). safetensors headers list names alphabetically, which is
+    /// not the data order.
+    static func storageOrder(_ source: any TensorSource) throws(TensorIOError) -> [String] {
+        let files = source.filePaths
+        var keyed: [(file: Int, offset: Int, position: Int, name: String)] = []
+        for (position, name) in source.tensorNames.enumerated() {
+            let view = try source.tensor(named: name)
+            let file = files.firstIndex(of: view.data.storage.storageDescription) ?? files.count
+            keyed.append((file, view.data.range.lowerBound, position, name))
+        }
+        keyed.sort { ($0.file, $0.offset, $0.position) < ($1.file, $1.offset, $1.position) }
+        return keyed.map(\.name)
     }
 
     // MARK: Attachments and paths
