@@ -17,6 +17,7 @@ import collections
 import hashlib
 import io
 import json
+import os
 import pathlib
 import struct
 import sys
@@ -319,7 +320,11 @@ def build_unet_bin(repo_root: pathlib.Path, out: pathlib.Path, manifest: dict, r
     shutil.copy(unet / "config.json", snapshot / "unet" / "config.json")
     shutil.copy(repo_root / "fixtures" / "IF-I-tiny" / "scheduler" / "scheduler_config.json",
                 snapshot / "scheduler" / "scheduler_config.json")
-    shutil.copy(target, snapshot / "unet" / "diffusion_pytorch_model.bin")
+    # A relative symlink, not a second 2 MB copy (fixture size): a hub cache snapshot's files are symlinks too.
+    link = snapshot / "unet" / "diffusion_pytorch_model.bin"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(os.path.relpath(target, link.parent))
     record("bin_only_snapshot/unet/diffusion_pytorch_model.bin")
 
 
