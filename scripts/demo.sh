@@ -2,7 +2,9 @@
 # The main job on the bundled fixture snapshot: installs missing system packages, builds
 # ifconvert (release) and runs it on fixtures/: inspects the stage I snapshot, converts both tiny
 # snapshots to packs (OUT/IF-I-tiny/{unet,text_encoder}.gguf, OUT/IF-II-tiny/unet.gguf), checks
-# them and prints where they are.
+# them, quantizes the UNet packs to q8_0, verifies float and q8_0 UNets against the diffusers
+# reference bundles (single forwards and both sampling loops), writes comparison PNGs to OUT/images/
+# and prints where the packs are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
@@ -16,6 +18,20 @@ for snapshot in IF-I-tiny IF-II-tiny; do
   echo "== ifconvert convert fixtures/$snapshot -o $out/$snapshot --variant fp16 --force" >&2
   "$bin" convert "fixtures/$snapshot" -o "$out/$snapshot" --variant fp16 --force
   for pack in "$out/$snapshot"/*.gguf; do "$bin" check "$pack"; done
+done
+# Diffusion stages: quantize each UNet pack to q8_0, then check the float and the q8_0 pack against
+# diffusers (single forwards and the sampling loops) and write comparison PNGs of the loop images
+# (reference | ours | amplified difference) under OUT/images/.
+for stage in I II; do
+  dir="$out/IF-$stage-tiny"
+  echo "== ifconvert quantize $dir/unet.gguf --type q8_0" >&2
+  "$bin" quantize "$dir/unet.gguf" -o "$dir/unet.q8_0.gguf" --type q8_0 --force > /dev/null
+  for pack in unet unet.q8_0; do
+    echo "== ifconvert verify $dir/$pack.gguf --reference fixtures/reference/unet-$stage.safetensors" >&2
+    "$bin" verify "$dir/$pack.gguf" --reference "fixtures/reference/unet-$stage.safetensors"
+    echo "== ifconvert verify $dir/$pack.gguf --reference fixtures/reference/loop-$stage.safetensors --image-out $out/images/$pack-$stage" >&2
+    "$bin" verify "$dir/$pack.gguf" --reference "fixtures/reference/loop-$stage.safetensors" --image-out "$out/images/$pack-$stage"
+  done
 done
 echo "packs:" >&2
 ls -l "$out"/IF-I-tiny/*.gguf "$out"/IF-II-tiny/*.gguf

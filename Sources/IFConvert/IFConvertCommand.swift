@@ -19,6 +19,7 @@ struct IFConvertCommand: AsyncParsableCommand {
             QuantizeCommand.self,
             VerifyCommand.self,
             TokenizeCommand.self,
+            GenerateCommand.self,
         ]
     )
 }

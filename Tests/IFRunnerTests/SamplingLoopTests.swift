@@ -59,3 +59,27 @@ struct SamplingLoopTests {
         #expect(abs(mean) < 0.03 && abs(variance - 1) < 0.05)
     }
 }
+
+@Suite("Text to image")
+struct TextToImageTests {
+    @Test func generatesDeterministicImagesFromTheFixtures() throws {
+        let root = unetRepositoryRoot()
+        let stageI = try StageModel(path: root.appendingPathComponent("fixtures/IF-I-tiny").path, variant: "fp16")
+        let stageII = try StageModel(path: root.appendingPathComponent("fixtures/IF-II-tiny").path, variant: "fp16")
+        var options = TextToImage.Options(prompt: "a red fox in the snow")
+        options.stageISteps = 2
+        options.stageIISteps = 2
+        let a = try TextToImage.generate(textEncoder: stageI, stageI: stageI, stageII: stageII, options: options)
+        let b = try TextToImage.generate(textEncoder: stageI, stageI: stageI, stageII: stageII, options: options)
+        options.seed = 1
+        let c = try TextToImage.generate(textEncoder: stageI, stageI: stageI, stageII: nil, options: options)
+        #expect(a.size == 32 && a.image.count == 3 * 32 * 32)
+        #expect(a.image == b.image)
+        #expect(c.size == 16 && c.image.count == 3 * 16 * 16)
+        #expect(a.image.allSatisfy { $0.isFinite && abs($0) <= 1 })  // stage II thresholding clips to [-1, 1]
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ifconvert-gen-\(getpid()).png").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try TextToImage.writePNG(a.image, size: a.size, to: path)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)).count > 3 * 32 * 32)
+    }
+}

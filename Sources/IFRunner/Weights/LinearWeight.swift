@@ -54,7 +54,7 @@ public final class LinearWeight: Sendable {
                           a: input, lda: inCount, b: weights, ldb: inCount, c: output, ldc: outCount)
         }
         if !usedInPlace {
-            let tileRows = Self.tileRows(out: outCount, in: inCount)
+            let tileRows = Self.tileRows(out: outCount, in: inCount, inputRows: rows)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * inCount)
             defer { scratch.deallocate() }
             var start = 0
@@ -93,8 +93,12 @@ public final class LinearWeight: Sendable {
         }
     }
 
-    static func tileRows(out: Int, in inCount: Int) -> Int {
-        let rows = tileElementBudget / max(1, inCount)
+    /// With many input rows (a convolution over all pixels: thousands of im2col rows) sgemm re-packs
+    /// the whole input for every tile, so fewer, larger tiles win (up to 16 MiB of scratch; the
+    /// IF-I-M stand-in's 3x3 convolutions then need 1-2 tiles instead of 2-21).
+    static func tileRows(out: Int, in inCount: Int, inputRows: Int = 0) -> Int {
+        let budget = inputRows >= 1024 ? tileElementBudget * 16 : tileElementBudget
+        let rows = budget / max(1, inCount)
         return max(1, min(out, max(16, rows)))
     }
 }
