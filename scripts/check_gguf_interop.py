@@ -10,7 +10,9 @@ pack's own records:
   - CRC32C of the bytes gguf-py returns == `if.checksum.crc32c` (tensors up to 64 KiB),
   - general.alignment, data offsets aligned, spiece model bytes == tokenizer/spiece.model.
 Also runs `gguf-dump` (gguf-py's dump tool, the counterpart of llama.cpp's dump) and checks it
-lists every tensor.
+lists every tensor, and (default mode) exports the IF-I-tiny fp16 packs with
+`export --layout diffusers` and loads them with diffusers / transformers `from_pretrained`: every
+parameter must equal the one loaded from the original fixture folder.
 
 Usage: scripts/check_gguf_interop.py [--ifconvert BIN] [PACK ...]
 Without packs it converts fixtures/IF-I-tiny and fixtures/IF-II-tiny (default, fp16 variant,
@@ -144,6 +146,25 @@ def check_pack(path: str, ifconvert: str, source_root: pathlib.Path | None) -> l
     return problems
 
 
+def check_from_pretrained(ifconvert: str, folder: str) -> bool:
+    """export --layout diffusers of the fp16 packs loads in diffusers/transformers, weights equal."""
+    import torch
+    from diffusers import UNet2DConditionModel
+    from transformers import T5EncoderModel
+    ok = True
+    for component, cls in (("unet", UNet2DConditionModel), ("text_encoder", T5EncoderModel)):
+        out = os.path.join(folder, "export-" + component)
+        pack = os.path.join(folder, "IF-I-tiny-fp16", component + ".gguf")
+        subprocess.run([ifconvert, "export", pack, "-o", out, "--layout", "diffusers"], check=True, capture_output=True)
+        loaded = cls.from_pretrained(out).state_dict()
+        reference = cls.from_pretrained(str(ROOT / "fixtures/IF-I-tiny" / component), variant="fp16").state_dict()
+        same = set(loaded) == set(reference) and all(torch.equal(loaded[k], reference[k]) for k in loaded)
+        print(f"{'OK' if same else 'FAIL'} export --layout diffusers {component}: {cls.__name__}.from_pretrained loads {len(loaded)} tensors"
+              + (", all equal to the original folder's" if same else ", DIFFERENT from the original folder's"))
+        ok &= same
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("packs", nargs="*")
@@ -174,6 +195,8 @@ def main() -> int:
             print(f"    {problem}")
         failed += bool(problems)
     print(f"{len(jobs) - failed}/{len(jobs)} packs agree with gguf-py {__import__('gguf').__name__} reader")
+    if temp:
+        failed += not check_from_pretrained(args.ifconvert, temp.name)
     return 1 if failed else 0
 
 

@@ -78,9 +78,17 @@ def main() -> int:
                     qtype = {"q8_0": T.Q8_0, "q4_0": T.Q4_0, "q4_k": T.Q4_K}[target]
                     raw = np.asarray(stored.data)
                     values = dequantize(raw, qtype).reshape(rows, -1)
-                    if target in ("q8_0", "q4_0") and quantize(original, qtype).tobytes() != raw.tobytes():
-                        print(f"{scheme}: {name}: bytes differ from gguf.quants.quantize", file=sys.stderr)
-                        failures += 1
+                    if target in ("q8_0", "q4_0"):
+                        theirs = quantize(original, qtype).reshape(-1, 34 if target == "q8_0" else 18)
+                        mine = raw.reshape(theirs.shape)
+                        differ = (theirs != mine).any(axis=1)
+                        # Known, documented divergence: a q4_0 block of only zeros that starts with
+                        # -0.0 gets d = +0 from gguf-py (argmax picks the -0.0) and d = -0 from
+                        # ggml's C and ifconvert. Same values; only the sign of d's zero differs.
+                        all_zero = (original.reshape(len(differ), -1) == 0).all(axis=1)
+                        if (differ & ~all_zero).any():
+                            print(f"{scheme}: {name}: {int((differ & ~all_zero).sum())} blocks differ from gguf.quants.quantize", file=sys.stderr)
+                            failures += 1
                 x = original.astype(np.float64)
                 err = float(np.sum((x - values.astype(np.float64)) ** 2))
                 sig = float(np.sum(x * x))

@@ -2,9 +2,10 @@
 # The main job on the bundled fixture snapshot: installs missing system packages, builds
 # ifconvert (release) and runs it on fixtures/: inspects the stage I snapshot, converts both tiny
 # snapshots to packs (OUT/IF-I-tiny/{unet,text_encoder}.gguf, OUT/IF-II-tiny/unet.gguf), checks
-# them, quantizes the UNet packs to q8_0, verifies float and q8_0 UNets against the diffusers
-# reference bundles (single forwards and both sampling loops), writes comparison PNGs to OUT/images/
-# and prints where the packs are.
+# them, verifies the text-encoder pack (float and q8_0) and its tokenizer against transformers'
+# reference bundles (fixtures/reference/), quantizes the UNet packs to q8_0, verifies float and q8_0
+# UNets against the diffusers reference bundles (single forwards and both sampling loops), writes
+# comparison PNGs to OUT/images/ and prints where the packs are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
@@ -19,6 +20,15 @@ for snapshot in IF-I-tiny IF-II-tiny; do
   "$bin" convert "fixtures/$snapshot" -o "$out/$snapshot" --variant fp16 --force
   for pack in "$out/$snapshot"/*.gguf; do "$bin" check "$pack"; done
 done
+te="$out/IF-I-tiny/text_encoder.gguf"
+echo "== ifconvert verify $te --reference fixtures/reference/{tokenizer,t5}.safetensors" >&2
+"$bin" verify "$te" --reference fixtures/reference/tokenizer.safetensors
+"$bin" verify "$te" --reference fixtures/reference/t5.safetensors
+echo "== ifconvert quantize $te --type q8_0, then verify" >&2
+"$bin" quantize "$te" -o "$out/IF-I-tiny/text_encoder-q8_0.gguf" --type q8_0 --force >/dev/null
+"$bin" verify "$out/IF-I-tiny/text_encoder-q8_0.gguf" --reference fixtures/reference/t5.safetensors
+echo "== ifconvert tokenize $te \"a photo of a cat\"" >&2
+"$bin" tokenize "$te" "a photo of a cat"
 # Diffusion stages: quantize each UNet pack to q8_0, then check the float and the q8_0 pack against
 # diffusers (single forwards and the sampling loops) and write comparison PNGs of the loop images
 # (reference | ours | amplified difference) under OUT/images/.

@@ -66,10 +66,14 @@ struct DecompressCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output path (default: INPUT without .zst).")
     var output: String?
 
+    @Option(help: "Extract only this tensor's raw bytes (random access: only its frames are decompressed).")
+    var tensor: String?
+
     @Flag(help: "Overwrite the output if it exists.")
     var force = false
 
     func validate() throws {
+        if tensor != nil, output == nil { throw ValidationError("--tensor needs -o FILE for the tensor's bytes") }
         guard output != nil || input.hasSuffix(".zst") else {
             throw ValidationError("'\(input)' does not end in .zst: name the output with -o")
         }
@@ -79,6 +83,14 @@ struct DecompressCommand: ParsableCommand {
         TemporaryFiles.removeOnInterrupt()
         let destination = output ?? String(input.dropLast(4))
         let archive = try SeekableArchive(readingAt: input)
+        if let tensor {
+            let bytes = try TransportJobs.tensorBytes(named: tensor, in: archive)
+            let writer = try AtomicFileWriter(destination: destination, overwrite: force)
+            try writer.write(bytes)
+            try writer.commit()
+            print("\(destination): \(ProgressBar.bytes(bytes.count)) of tensor '\(tensor)'")
+            return
+        }
         let bar = ProgressBar(label: "decompress")
         try archive.restore(to: destination, overwrite: force) { bar.update(done: $0, total: $1) }
         bar.finish()
@@ -97,6 +109,15 @@ enum TransportJobs {
         }
         progress.finish()
         return summary
+    }
+}
+
+extension TransportJobs {
+    /// One tensor's bytes from an archive of a safetensors file or a pack, decoding only the
+    /// frames of the header and of that tensor.
+    static func tensorBytes(named name: String, in archive: SeekableArchive) throws -> [UInt8] {
+        let source = try ArchiveSegments.openArchivedSource(archive)
+        return try source.tensor(named: name).data.materialized().copyBytes()
     }
 }
 

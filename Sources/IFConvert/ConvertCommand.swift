@@ -1,18 +1,22 @@
 import ArgumentParser
 import Foundation
 import IFCore
+import IFQuant
 
-/// Storage types `convert --type` accepts. The quantize module adds its schemes here.
+/// Storage types `convert --type` accepts: float casts and the quantization schemes.
 enum ConvertType: String, ExpressibleByArgument, CaseIterable {
-    case f32, f16, bf16
+    case f32, f16, bf16, q8_0, int8, q4_0, q4_k
 
-    var policyTarget: FloatStorageType {
+    var policyTarget: FloatStorageType? {
         switch self {
         case .f32: .f32
         case .f16: .f16
         case .bf16: .bf16
+        case .q8_0, .int8, .q4_0, .q4_k: nil
         }
     }
+
+    var scheme: QuantScheme? { QuantScheme(rawValue: rawValue) }
 }
 
 /// `ifconvert convert SRC -o OUT`: checkpoint -> GGUF pack(s), streaming and atomic.
@@ -25,7 +29,7 @@ struct ConvertCommand: ParsableCommand {
             becomes the single pack OUT. Without --type every tensor keeps its dtype (lossless, byte-identical); \
             --type casts floating-point tensors with round-to-nearest-even and reports per tensor how many values \
             overflowed to inf or flushed to zero. The T5 feed-forward `wo` weights stay F32 unless --cast-t5-wo. \
-            Output goes to a temp file in the destination folder and is renamed only once complete and checked. \
+            Output goes to a temp file in the destination folder and is renamed only once complete and its header re-read and checked (--verify also re-reads every tensor's CRC32C). \
             Pack format: docs/FORMAT.md.
             """)
 
@@ -35,14 +39,20 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output pack (or folder, for a snapshot).")
     var output: String
 
-    @Option(help: "Cast floating-point tensors to this type (default: keep each source dtype).")
+    @Option(help: "Cast floating-point tensors to this type, or quantize with this scheme (default: keep each source dtype).")
     var type: ConvertType?
+
+    @Option(help: ArgumentHelp("With a quantizing --type: override REGEX=TYPE (repeatable, first match wins; see `quantize --help`).", valueName: "REGEX=TYPE"))
+    var rule: [String] = []
 
     @Option(help: "Weights variant to pick, as diffusers' variant= (e.g. fp16).")
     var variant: String?
 
     @Option(help: "Convert only this component of a snapshot (e.g. unet, text_encoder).")
     var component: String?
+
+    @Flag(help: "Read the UNet from the original IF root files (config.yml + pytorch_model.bin) instead of unet/; says which was used.")
+    var original = false
 
     @Flag(help: "Also cast the T5 feed-forward output weights (kept F32 by default: fp16 overflows there).")
     var castT5Wo = false
@@ -53,20 +63,36 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Overwrite existing packs.")
     var force = false
 
-    @Flag(help: "Skip re-reading the written pack to compare checksums before the rename.")
-    var noVerify = false
+    @Flag(help: "Re-read every written tensor and compare its CRC32C before the rename (the header and records are always re-checked).")
+    var verify = false
+
+    @Flag(help: "Skip the SHA-256 of the source files (provenance then records names and sizes, hashes empty).")
+    var noSourceHash = false
 
     @Flag(help: "Print JSON on stdout.")
     var json = false
 
-    func request() -> ConvertRequest {
-        ConvertRequest(sourcePath: source, outputPath: output,
-                       policy: FloatCastPolicy(target: type?.policyTarget, castT5FeedForwardOutput: castT5Wo),
-                       variant: variant, component: component, overwrite: force, verifyAfterWrite: !noVerify)
+    func validate() throws {
+        guard rule.isEmpty || type?.scheme != nil else { throw ValidationError("--rule needs a quantizing --type (q8_0, int8, q4_0, q4_k)") }
+        for text in rule {
+            do { _ = try QuantRule(parsing: text) } catch { throw ValidationError(error.description) }
+        }
+    }
+
+    func request() throws -> ConvertRequest {
+        let policy: any PackTypePolicy
+        if let scheme = type?.scheme {
+            policy = QuantTypePolicy(policy: QuantPolicy(scheme: scheme, rules: try rule.map { try QuantRule(parsing: $0) }))
+        } else {
+            policy = FloatCastPolicy(target: type?.policyTarget, castT5FeedForwardOutput: castT5Wo)
+        }
+        return ConvertRequest(sourcePath: source, outputPath: output, policy: policy,
+                              variant: variant, component: component, overwrite: force, verifyAfterWrite: verify,
+                              hashSources: !noSourceHash, original: original)
     }
 
     func run() throws {
-        let request = request()
+        let request = try request()
         let plan = try Converter.plan(request)
         if dryRun {
             print(json ? try JSONOutput.encode(ConvertPlanSummary(plan)) : ConvertPlanSummary(plan).text(), terminator: json ? "\n" : "")

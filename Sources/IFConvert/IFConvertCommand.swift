@@ -17,6 +17,7 @@ struct IFConvertCommand: AsyncParsableCommand {
             ExportCommand.self,
             CheckCommand.self,
             QuantizeCommand.self,
+            BenchQuantizeCommand.self,
             VerifyCommand.self,
             TokenizeCommand.self,
             GenerateCommand.self,

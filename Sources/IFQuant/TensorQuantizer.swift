@@ -122,11 +122,12 @@ public enum TensorQuantizer {
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: n * (measureError ? 2 : 1)) { scratch in
                         let floats = UnsafeMutableBufferPointer(rebasing: scratch[0..<n])
                         let raw = UnsafeRawBufferPointer(start: src.value + firstRow * rowLength * dtype.byteSize, count: n * dtype.byteSize)
-                        do throws(TensorIOError) { try Float32Conversion.widen(raw, dtype: dtype, into: floats) } catch {
+                        do throws(TensorIOError) { try widen(raw, dtype: dtype, into: floats) } catch {
                             failureOut[chunk] = .unsupported(tensor: name, message: error.description)
                             return
                         }
-                        if let bad = firstNonFinite(UnsafeBufferPointer(floats)) {
+                        let scanned = !kernelChecksFinite(scheme, reference: useReference)
+                        if scanned, let bad = firstNonFinite(UnsafeBufferPointer(floats)) {
                             failureOut[chunk] = .nonFinite(tensor: name, row: firstRowIndex + firstRow + bad / rowLength, column: bad % rowLength,
                                                            value: "\(floats[bad])")
                             return
@@ -134,8 +135,13 @@ public enum TensorQuantizer {
                         for r in 0..<chunkRows {
                             let rowFloats = UnsafeBufferPointer(rebasing: floats[(r * rowLength)..<((r + 1) * rowLength)])
                             let dst = out.value + (firstRow + r) * rowOutBytes
-                            encodeRow(rowFloats, scheme: scheme, reference: useReference,
-                                      into: UnsafeMutableRawPointer(dst), scale: scaleOut.baseAddress.map { $0 + firstRow + r })
+                            let finite = encodeRow(rowFloats, scheme: scheme, reference: useReference,
+                                                   into: UnsafeMutableRawPointer(dst), scale: scaleOut.baseAddress.map { $0 + firstRow + r })
+                            if !finite, let bad = rowFloats.firstIndex(where: { !$0.isFinite }) {
+                                failureOut[chunk] = .nonFinite(tensor: name, row: firstRowIndex + firstRow + r, column: bad,
+                                                               value: "\(rowFloats[bad])")
+                                return
+                            }
                         }
                         if let (row, column) = firstOverflowingScale(out.value + firstRow * rowOutBytes, scheme: scheme,
                                                                       rows: chunkRows, rowLength: rowLength) {
@@ -178,18 +184,36 @@ public enum TensorQuantizer {
         return false
     }
 
+    /// Encodes one row; false when the fast q8_0/q4_0 kernels saw inf/NaN (their absmax catches it,
+    /// so those schemes skip the separate scan).
     @inline(__always)
     static func encodeRow(_ x: UnsafeBufferPointer<Float>, scheme: QuantScheme, reference: Bool,
-                          into dst: UnsafeMutableRawPointer, scale: UnsafeMutablePointer<Float>?) {
+                          into dst: UnsafeMutableRawPointer, scale: UnsafeMutablePointer<Float>?) -> Bool {
         switch (scheme, reference) {
         case (.q8_0, true): ReferenceQuantizer.q8_0(x, into: dst)
-        case (.q8_0, false): FastQuantizer.q8_0(x, into: dst)
+        case (.q8_0, false): return FastQuantizer.q8_0(x, into: dst)
         case (.q4_0, true): ReferenceQuantizer.q4_0(x, into: dst)
-        case (.q4_0, false): FastQuantizer.q4_0(x, into: dst)
+        case (.q4_0, false): return FastQuantizer.q4_0(x, into: dst)
         case (.q4_k, _): Q4KQuantizer.quantizeRow(x, into: dst)
         case (.int8, true): scale!.pointee = ReferenceQuantizer.int8(x, into: dst.assumingMemoryBound(to: Int8.self))
         case (.int8, false): scale!.pointee = FastQuantizer.int8(x, into: dst.assumingMemoryBound(to: Int8.self))
         }
+        return true
+    }
+
+    /// Whether the scheme's fast kernel detects inf/NaN itself.
+    static func kernelChecksFinite(_ scheme: QuantScheme, reference: Bool) -> Bool {
+        !reference && (scheme == .q8_0 || scheme == .q4_0)
+    }
+
+    /// Widens source elements to Float; fp16 straight from the (2-byte aligned) source, without the
+    /// aligned copy `Float32Conversion.widen` makes for arbitrary file offsets.
+    static func widen(_ raw: UnsafeRawBufferPointer, dtype: DType, into floats: UnsafeMutableBufferPointer<Float>) throws(TensorIOError) {
+        if dtype == .f16, let base = raw.baseAddress, Int(bitPattern: base) % 2 == 0 {
+            Float32Conversion.widenHalf(UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt16.self), count: floats.count), into: floats)
+            return
+        }
+        try Float32Conversion.widen(raw, dtype: dtype, into: floats)
     }
 
     private static func reconstruct(_ src: UnsafeRawPointer, scheme: QuantScheme, rows: Int, rowLength: Int,
@@ -223,19 +247,7 @@ public enum TensorQuantizer {
 
     /// Index of the first inf/NaN, or nil (SIMD scan; the position is found only on failure).
     static func firstNonFinite(_ x: UnsafeBufferPointer<Float>) -> Int? {
-        let base = x.baseAddress!
-        var bad = SIMDMask<SIMD16<Int32>>(repeating: false)
-        var i = 0
-        let limit = SIMD16<UInt32>(repeating: 0x7f80_0000)
-        while i + 16 <= x.count {
-            bad .|= (FastQuantizer.load(base + i).bitPatternU & 0x7fff_ffff) .>= limit
-            i += 16
-        }
-        if !any(bad) {
-            var tailBad = false
-            while i < x.count { if !x[i].isFinite { tailBad = true; break }; i += 1 }
-            if !tailBad { return nil }
-        }
+        guard let base = x.baseAddress, FastQuantizer.containsNonFinite(base, count: x.count) else { return nil }
         return x.firstIndex { !$0.isFinite }
     }
 }

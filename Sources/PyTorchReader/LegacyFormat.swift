@@ -5,10 +5,15 @@
 enum LegacyFormat {
     /// 0x1950a86a20f9469cfc6c as pickle's LONG1 bytes (little-endian two's complement).
     static let magicNumber: [UInt8] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
+    /// The same number as protocol 0/1 write it (text LONG), kept as its decimal digits.
+    static let magicNumberDigits = Array("119547037146038801333356".utf8)
     static let protocolVersion = 1001
 
+    /// Protocol 2+ starts with PROTO; protocol 1 writes the magic number as a text LONG.
     static func looksLikeLegacy(_ storage: any ByteStorage) -> Bool {
-        storage.byteCount >= 2 && storage.withUnsafeBytes(in: 0..<1) { $0[0] } == PickleOpcode.proto
+        guard storage.byteCount >= 2 else { return false }
+        let first = storage.withUnsafeBytes(in: 0..<1) { $0[0] }
+        return first == PickleOpcode.proto || first == PickleOpcode.long
     }
 
     /// torch < 0.4 wrote a tar archive; its header says "ustar" at offset 257.
@@ -21,7 +26,7 @@ enum LegacyFormat {
     {
         let whole = ByteSlice(storage: storage, range: 0..<storage.byteCount)
         let magic = try Unpickler.load(whole, name: "magic number pickle", path: path)
-        guard magic.root == .bigInt(magicNumber) else {
+        guard magic.root == .bigInt(magicNumber) || magic.root == .bigInt(magicNumberDigits) else {
             throw .malformed(path: path, message: "starts with a pickle but not with torch.save's magic number (got \(magic.root.shortDescription)); not a PyTorch checkpoint")
         }
         let version = try Unpickler.load(whole, startingAt: magic.endOffset, name: "protocol version pickle", path: path)

@@ -51,7 +51,7 @@ public struct PyTorchCheckpoint: TensorSource {
         } else {
             throw .malformed(path: path, message: "not a PyTorch checkpoint: neither a zip archive nor a torch.save pickle stream")
         }
-        let layout = StateDictLayout(opened.document)
+        let layout = try StateDictLayout(opened.document, path: path)
         let selected = try layout.stateDict(path: path)
         var entries: [String: Entry] = [:]
         for (name, record) in selected.tensors {

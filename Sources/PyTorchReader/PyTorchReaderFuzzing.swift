@@ -4,7 +4,7 @@ public enum PyTorchReaderFuzzing {
     /// Runs the pickle machine on `bytes` and walks the result as a checkpoint would.
     public static func pickle(_ bytes: [UInt8]) throws(TensorIOError) {
         let document = try Unpickler.load(ByteSlice(bytes: bytes), name: "fuzz.pkl", path: "<fuzz>")
-        let layout = StateDictLayout(document)
+        let layout = try StateDictLayout(document, path: "<fuzz>")
         _ = try layout.stateDict(path: "<fuzz>")
     }
 

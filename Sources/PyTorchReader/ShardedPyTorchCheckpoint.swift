@@ -10,7 +10,7 @@ public struct ShardedPyTorchCheckpoint: TensorSource {
     public let metadata: [String: String]
     private let shardByName: [String: Int]
 
-    public var formatName: String { "pytorch-zip (sharded)" }
+    public var formatName: String { "pytorch-sharded" }
     public var filePaths: [String] { [indexPath] + shards.map(\.path) }
     /// Skipped objects of every shard, paths prefixed with the shard's file name.
     public var skippedObjects: [(path: String, global: String)] {
@@ -75,7 +75,7 @@ public struct ShardedPyTorchCheckpoint: TensorSource {
         self.shardByName = shardByName
         tensorNames = names
         var metadata = (index.metadata ?? [:]).mapValues(\.text)
-        metadata["format"] = "pytorch (sharded)"
+        metadata["format"] = "pytorch-sharded"
         self.metadata = metadata
     }
 

@@ -16,14 +16,26 @@ struct StateDictLayout {
         "ema_state_dict", "net", "network", "params", "params_ema", "generator", "weights",
     ]
 
+    /// Deeper nesting is refused: no checkpoint needs it, and path copies would grow quadratically.
+    static let maximumDepth = 256
+    /// Names (and skipped-object paths) longer than this are refused: a hostile pickle could
+    /// otherwise multiply one huge memoized key across many tensors.
+    static let maximumNameByteCount = 64 << 10
+    /// Skipped objects recorded; the rest are counted in one final entry.
+    static let maximumSkippedCount = 10_000
+
     private(set) var tensors: [FoundTensor] = []
     private(set) var skipped: [(path: String, global: String)] = []
 
-    init(_ document: PickleDocument) {
+    init(_ document: PickleDocument, path filePath: String) throws(TensorIOError) {
         var visited = Set<Int>()
         var pending: [(PickleValue, [String])] = [(document.root, [])]
+        var unrecordedSkips = 0
         while let (value, path) = pending.popLast() {
             guard case .object(let index) = value else { continue }
+            guard path.count <= Self.maximumDepth else {
+                throw .malformed(path: filePath, message: "pickle nests containers more than \(Self.maximumDepth) levels deep")
+            }
             var children: [(PickleValue, [String])] = []
             switch document.objects[index] {
             case .tensor(let record):
@@ -40,7 +52,11 @@ struct StateDictLayout {
             case .list(let items), .tuple(let items), .set(let items):
                 for (position, child) in items.enumerated() { children.append((child, path + [String(position)])) }
             case .opaque(let opaque):
-                skipped.append((path: Self.joined(path), global: opaque.global))
+                if skipped.count < Self.maximumSkippedCount {
+                    skipped.append((path: try Self.joined(path, filePath), global: opaque.global))
+                } else {
+                    unrecordedSkips += 1
+                }
                 if let state = opaque.state {
                     children += Self.stateChildren(state, path: path, document: document)
                 }
@@ -51,6 +67,7 @@ struct StateDictLayout {
             }
             pending.append(contentsOf: children.reversed())
         }
+        if unrecordedSkips > 0 { skipped.append((path: "...", global: "\(unrecordedSkips) more skipped objects")) }
     }
 
     /// The state of a skipped object. An `nn.Module` pickled whole keeps its tensors under
@@ -81,8 +98,12 @@ struct StateDictLayout {
         }
     }
 
-    static func joined(_ path: [String]) -> String {
-        path.isEmpty ? "<root>" : path.joined(separator: ".")
+    static func joined(_ path: some Collection<String>, _ filePath: String) throws(TensorIOError) -> String {
+        let byteCount = path.reduce(path.count) { $0 + $1.utf8.count }
+        guard byteCount <= maximumNameByteCount else {
+            throw .malformed(path: filePath, message: "a name in the pickle tree is \(byteCount) bytes long (limit \(maximumNameByteCount))")
+        }
+        return path.isEmpty ? "<root>" : path.joined(separator: ".")
     }
 
     /// The state dict: its prefix (nil at the root) and its tensors named relative to it.
@@ -98,7 +119,7 @@ struct StateDictLayout {
         var seen = Set<String>()
         var result: [(name: String, record: TensorRecord)] = []
         for tensor in current {
-            let name = tensor.path.isEmpty ? "<root>" : tensor.path.joined(separator: ".")
+            let name = try Self.joined(tensor.path, path)
             guard seen.insert(name).inserted else {
                 throw .malformed(path: path, message: "two tensors flatten to the same name '\(name.debugDescriptionTrimmed)'")
             }

@@ -11,10 +11,17 @@ public struct SafetensorsFile: TensorSource {
         try self.init(storage: try MappedFile(readingAt: path), path: path)
     }
 
-    /// Validates bytes that are already in memory (tests, fuzzing, bytes from an archive).
+    /// Validates a storage's header. Only the header's bytes are read (materialized first, so a
+    /// lazily decoded archive decodes just that prefix).
     public init(storage: any ByteStorage, path: String) throws(TensorIOError) {
-        let header = try storage.withAllBytes { bytes throws(TensorIOError) in
-            try SafetensorsHeader.parse(bytes, path: path)
+        let lengthBytes = try storage.materialize(0..<min(8, storage.byteCount))
+        let claimed = lengthBytes.withUnsafeBytes { $0.count == 8 ? $0.loadUnaligned(as: UInt64.self).littleEndian : 0 }
+        let prefixCount = claimed <= UInt64(SafetensorsHeader.maximumHeaderByteCount)
+            ? min(storage.byteCount, 8 + Int(claimed)) : min(storage.byteCount, 8)
+        let prefix = try storage.materialize(0..<prefixCount)
+        let header = try prefix.storage.withAllBytes { bytes throws(TensorIOError) in
+            try SafetensorsHeader.parse(prefix: UnsafeRawBufferPointer(rebasing: bytes[prefix.range]),
+                                        fileByteCount: storage.byteCount, path: path)
         }
         self.path = path
         self.storage = storage

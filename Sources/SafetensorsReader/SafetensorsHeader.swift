@@ -30,10 +30,17 @@ public struct SafetensorsHeader: Sendable {
     /// Parses the header at the start of `file` (the whole file's bytes) and validates it against
     /// the file size. Every failure is a one-line `.malformed` naming what and where.
     public static func parse(_ file: UnsafeRawBufferPointer, path: String) throws(TensorIOError) -> SafetensorsHeader {
+        try parse(prefix: file, fileByteCount: file.count, path: path)
+    }
+
+    /// Parses the header from the first bytes of a file of `fileByteCount` bytes (a compressed
+    /// archive decodes only this prefix). `prefix` must hold at least the 8-byte length and the
+    /// JSON header; `headerByteCount(ofPrefix:)` says how much that is.
+    public static func parse(prefix file: UnsafeRawBufferPointer, fileByteCount: Int, path: String) throws(TensorIOError) -> SafetensorsHeader {
         func fail(_ message: String) -> TensorIOError { .malformed(path: path, message: message) }
 
-        guard file.count >= 8 else {
-            throw fail("file is \(file.count) bytes, too short for the 8-byte header length (truncated?)")
+        guard file.count >= 8, fileByteCount >= 8 else {
+            throw fail("file is \(fileByteCount) bytes, too short for the 8-byte header length (truncated?)")
         }
         var reader = ByteReader(file, path: path)
         let claimed = try reader.readInteger(UInt64.self, "header length")
@@ -41,8 +48,11 @@ public struct SafetensorsHeader: Sendable {
             throw fail("header length \(claimed) exceeds the limit of \(maximumHeaderByteCount) bytes")
         }
         let headerByteCount = Int(claimed)
+        guard headerByteCount <= fileByteCount - 8 else {
+            throw fail("header length \(headerByteCount) runs past the end of the file: needs \(8 + headerByteCount) bytes, file has \(fileByteCount) (truncated?)")
+        }
         guard headerByteCount <= file.count - 8 else {
-            throw fail("header length \(headerByteCount) runs past the end of the file: needs \(8 + headerByteCount) bytes, file has \(file.count) (truncated?)")
+            throw fail("header needs \(8 + headerByteCount) bytes, only \(file.count) given")
         }
         let json = try JSONParser.parse(
             UnsafeRawBufferPointer(rebasing: file[8..<(8 + headerByteCount)]), path: path, positionBase: 8)
@@ -69,7 +79,7 @@ public struct SafetensorsHeader: Sendable {
             if x.upperBound != y.upperBound { return x.upperBound < y.upperBound }
             return a.order < b.order
         }
-        let dataByteCount = file.count - 8 - headerByteCount
+        let dataByteCount = fileByteCount - 8 - headerByteCount
         var end = 0
         var previous: Entry?
         for (entry, _) in entries {

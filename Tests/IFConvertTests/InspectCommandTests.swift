@@ -54,21 +54,41 @@ import SafetensorsReader
         #expect(bad.stderr.contains("duplicate key 'a'"))
     }
 
+    /// PyTorch files through the binary: skipped objects and the state dict prefix in the JSON; a
+    /// hostile archive is one error line on stderr.
+    @Test func endToEndPyTorch() throws {
+        let ok = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/torch/nested.ckpt", "--json"])
+        #expect(ok.status == 0 && ok.stderr.isEmpty)
+        let root = try #require(try JSONParser.parse(Array(ok.stdout.utf8), path: "stdout").objectValue)
+        #expect(root["format"] == .string("pytorch-zip"))
+        let component = try #require(root["components"]?.arrayValue?.first?.objectValue)
+        #expect(component["state_dict_prefix"] == .string("state_dict"))
+        #expect(component["skipped_objects"]?.arrayValue?.first == .object(JSONObject([
+            ("path", .string("hyper_parameters")), ("global", .string("argparse.Namespace"))])))
+
+        let bad = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/torch/hostile/path_traversal.pt"])
+        #expect(bad.status == 1 && bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("'../../etc/passwd' escapes the archive folder (path traversal)"))
+        #expect(bad.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test func helpSnapshot() {
         let help = IFConvertCommand.helpMessage(for: InspectCommand.self, columns: 100)
         #expect(help == """
-            OVERVIEW: List the tensors of a checkpoint (snapshot folder, component folder, .safetensors file or
-            shard index).
+            OVERVIEW: List the tensors of a checkpoint (snapshot folder, component folder, .safetensors or
+            PyTorch .bin/.pt/.ckpt file, or shard index).
 
             Reads headers only. For a diffusers snapshot (a folder with model_index.json) every component's
             weights file is picked the way diffusers picks it (safetensors over .bin; --variant fp16 selects
-            *.fp16.* files). --json prints the stable schema documented in docs/CLI.md.
+            *.fp16.* files). PyTorch checkpoints are read without running their pickle: objects outside the
+            allowlist are listed as skipped, and a nested state dict's prefix is reported. --json prints the
+            stable schema documented in docs/CLI.md.
 
             USAGE: ifconvert inspect <path> [--json] [--variant <variant>]
 
             ARGUMENTS:
-              <path>                  A snapshot folder, a component folder, a .safetensors file or a
-                                      *.safetensors.index*.json file.
+              <path>                  A snapshot folder, a component folder, a .safetensors or
+                                      .bin/.pt/.pth/.ckpt file, or a *.index*.json file.
 
             OPTIONS:
               --json                  Print JSON (schema in docs/CLI.md) instead of tables.
@@ -114,4 +134,39 @@ enum SnapshotRepoRoot {
         }
         fatalError("no Package.swift above \(#filePath)")
     }()
+}
+
+@Suite struct InspectFixtureEndToEndTests {
+    /// `ifconvert inspect fixtures/IF-I-tiny --variant fp16 --json` through the built binary.
+    @Test func tinySnapshotJSON() throws {
+        let path = SnapshotRepoRoot.path + "/fixtures/IF-I-tiny"
+        let result = try InspectCommandTests.run(["inspect", path, "--variant", "fp16", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let root = try #require(try JSONParser.parse(Array(result.stdout.utf8), path: "stdout").objectValue)
+        #expect(root["format"] == .string("diffusers-pipeline") && root["variant"] == .string("fp16"))
+        let list = try #require(root["tensors"]?.arrayValue)
+        let tensors = list.compactMap { $0.objectValue }
+        // Every listed tensor agrees with its file's header.
+        var sum = 0
+        var files: [String: SafetensorsFile] = [:]
+        for tensor in tensors {
+            let component = try #require(tensor["component"]?.stringValue)
+            let file = try #require(tensor["file"]?.stringValue)
+            let name = try #require(tensor["name"]?.stringValue)
+            let filePath = "\(path)/\(component)/\(file)"
+            if files[filePath] == nil { files[filePath] = try SafetensorsFile(readingAt: filePath) }
+            let info = try #require(files[filePath]).info(named: name)
+            #expect(tensor["dtype"] == .string(info.dtype.rawValue) && tensor["shape"] == .ints(info.shape)
+                    && tensor["byte_count"] == .int(info.byteCount))
+            sum += info.elementCount
+        }
+        #expect(root["parameter_count"] == .int(sum))
+        #expect(Set(tensors.compactMap { $0["component"]?.stringValue }) == ["unet", "text_encoder"])
+    }
+
+    @Test func humanTableOnTheFixture() throws {
+        let output = try InspectCommand.parse([SnapshotRepoRoot.path + "/fixtures/IF-I-tiny/text_encoder"]).output()
+        #expect(output.contains("format      safetensors-sharded\n"))
+        #expect(output.contains("encoder.block.0.layer.1.DenseReluDense.wo.weight"))
+    }
 }

@@ -55,12 +55,7 @@ func jsonEqual(_ a: Any, _ b: Any) -> Bool {
     return false
 }
 
-/// The repository root (the folder holding Package.swift), found from this file's path.
-func repositoryRoot(_ file: String = #filePath) -> URL {
-    var url = URL(fileURLWithPath: file).deletingLastPathComponent()
-    while url.path != "/" {
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        url.deleteLastPathComponent()
-    }
-    return url
+/// The repository root as a URL (see `repositoryRoot`).
+func originalTestsRepositoryRoot(_ file: String = #filePath) -> URL {
+    URL(fileURLWithPath: repositoryRoot(file: file))
 }

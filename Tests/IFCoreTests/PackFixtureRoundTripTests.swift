@@ -7,7 +7,7 @@ import Testing
 /// its name, dtype, shape and exact bytes, and the packs carry their configs and tokenizer.
 @Suite("Pack fixture round trips")
 struct PackFixtureRoundTripTests {
-    static let root = packRepositoryRoot()
+    static let root = repositoryRoot()
 
     /// (snapshot, variant): fp32 default files and fp16 variant files of both stages.
     static let cases: [(String, String?)] = [("IF-I-tiny", nil), ("IF-I-tiny", "fp16"), ("IF-II-tiny", nil), ("IF-II-tiny", "fp16")]

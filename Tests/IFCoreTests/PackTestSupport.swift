@@ -9,16 +9,6 @@ func makePackTestFolder(_ label: String = "pack") -> String {
     return path
 }
 
-/// The repository root (folder with Package.swift), found from this file's path.
-func packRepositoryRoot(file: String = #filePath) -> String {
-    var url = URL(fileURLWithPath: file).deletingLastPathComponent()
-    while url.path != "/" {
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
-        url.deleteLastPathComponent()
-    }
-    return "."
-}
-
 /// An in-memory tensor source for pipeline tests.
 struct MemorySource: TensorSource {
     var views: [TensorView]

@@ -215,3 +215,21 @@ struct PackNamingTests {
         #expect(PackNaming.ggufName(for: base + "1") != PackNaming.ggufName(for: base + "2"))
     }
 }
+
+@Suite("Source hashing")
+struct SourceHashingTests {
+    /// A hub-cache style symlink to blobs/<64 hex> takes its digest from the name; anything else is hashed.
+    @Test func hubBlobNamesAreTrusted() throws {
+        let folder = makePackTestFolder("blobs")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let digest = String(repeating: "ab", count: 32)
+        try FileManager.default.createDirectory(atPath: folder + "/blobs", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: folder + "/blobs/" + digest, contents: Data("x".utf8))
+        try FileManager.default.createSymbolicLink(atPath: folder + "/model.safetensors", withDestinationPath: "blobs/" + digest)
+        #expect(StreamingSourceHasher.hubBlobDigest(folder + "/model.safetensors") == digest)
+        #expect(StreamingSourceHasher.hubBlobDigest(folder + "/blobs/" + digest) == nil, "not through a symlink")
+        FileManager.default.createFile(atPath: folder + "/plain.bin", contents: Data("abc".utf8))
+        let hasher = StreamingSourceHasher(paths: [folder + "/model.safetensors", folder + "/plain.bin"])
+        #expect(try hasher.finish() == [digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"])
+    }
+}

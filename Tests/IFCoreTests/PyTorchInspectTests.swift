@@ -5,7 +5,7 @@ import SafetensorsReader
 
 /// `openSource` and the inspect report on PyTorch checkpoints (reader: Sources/PyTorchReader).
 @Suite struct PyTorchInspectTests {
-    static let root = repositoryRoot(#filePath).path
+    static let root = repositoryRoot()
 
     @Test func openSourceDispatchesPyTorchFiles() throws {
         let single = try openSource(atPath: Self.root + "/fixtures/torch/nested.ckpt")
@@ -44,7 +44,7 @@ import SafetensorsReader
         let report = try InspectReport.make(path: Self.root + "/fixtures/torch/nested.ckpt")
         let source = try #require(report.sources.first)
         #expect(source.stateDictPrefix == "state_dict")
-        #expect(source.skippedObjects.contains(.init(path: "hyper_parameters", global: "argparse.Namespace")))
+        #expect(source.skippedObjects.contains(InspectReport.SkippedObject(path: "hyper_parameters", global: "argparse.Namespace")))
         let json = report.json().serialized()
         #expect(json.contains("\"state_dict_prefix\":\"state_dict\"") || json.contains("\"state_dict_prefix\": \"state_dict\""))
         #expect(json.contains("argparse.Namespace"))

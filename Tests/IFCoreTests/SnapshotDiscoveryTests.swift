@@ -129,9 +129,19 @@ import SafetensorsReader
         #expect(WeightsFile(classifying: name)?.kind == kind)
     }
 
-    @Test func pytorchIsUnsupportedUntilItsReaderLands() {
-        let message = ioErrorDescription { _ = try openSource(WeightsFile(kind: .pytorch, path: "/x/pytorch_model.bin")) }
-        #expect(message?.contains("unsupported: reading PyTorch checkpoints is not available yet") == true)
+    @Test func pytorchFilesGoToThePyTorchReader() throws {
+        let snap = try TinySnapshot()
+        // TinySnapshot's pytorch_model.bin is not a checkpoint: the PyTorch reader's own message proves the dispatch.
+        let message = ioErrorDescription { _ = try openSource(WeightsFile(kind: .pytorch, path: snap.path("pytorch_model.bin"))) }
+        #expect(message?.contains("not a PyTorch checkpoint") == true, "\(message ?? "")")
         #expect(ioErrorDescription { _ = try openSource(atPath: "/x/readme.txt") }?.contains("not a weights file name") == true)
+    }
+}
+
+@Suite struct SnapshotPathTests {
+    @Test func dotFolderIsNamedAfterItself() throws {
+        let snap = try TinySnapshot()
+        let s = try Snapshot.discover(at: snap.path("unet") + "/.")
+        #expect(s.layout == .component && s.components.first?.name == "unet")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import IFCore
+import SafetensorsReader
 
 /// Seekable zstd archives: byte-exact round trips, `zstd -d` compatibility, random access, and
 /// corruption reported with what the frame held.
@@ -152,5 +153,76 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Reading one tensor of a compressed safetensors file decodes only what it needs and gives the
+/// same bytes as the uncompressed file.
+@Suite("zstd random access")
+struct ArchivedSourceTests {
+    static let fixture = repositoryRoot() + "/fixtures/IF-I-tiny/unet/diffusion_pytorch_model.fp16.safetensors"
+
+    @Test(arguments: [false, true])
+    func tensorBytesMatchUncompressedFile(shuffle: Bool) throws {
+        let directory = try TransportTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = try MappedFile(readingAt: Self.fixture)
+        let archivePath = directory + "/unet.safetensors.zst"
+        _ = try SeekableArchiveWriter.write(source: file, segments: ArchiveSegments.forFile(at: Self.fixture, storage: file),
+                                            to: archivePath, options: .init(level: 3, threads: 2, shuffle: shuffle))
+        let plain = try SafetensorsFile(readingAt: Self.fixture)
+        let archived = try ArchiveSegments.openArchivedSource(try SeekableArchive(readingAt: archivePath))
+        #expect(archived.tensorNames == plain.tensorNames)
+        for name in plain.tensorNames {
+            #expect(try archived.tensor(named: name).data.materialized().copyBytes() == plain.tensor(named: name).data.copyBytes())
+        }
+    }
+}
+
+/// A real pack (the converted fixture UNet) compresses into frames that follow its tensors, and
+/// restores byte for byte.
+@Suite("zstd packs")
+struct PackArchiveTests {
+    @Test func packFramesFollowTensorsAndRestoreExactly() throws {
+        let folder = makePackTestFolder("zstd-pack")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let request = ConvertRequest(sourcePath: repositoryRoot() + "/fixtures/IF-I-tiny/unet", outputPath: folder + "/unet.gguf",
+                                     policy: FloatCastPolicy(target: nil), variant: "fp16")
+        _ = try Converter.run(try Converter.plan(request), request: request)
+        let file = try MappedFile(readingAt: folder + "/unet.gguf")
+        let gguf = try GGUFFile(file: file)
+        let segments = try ArchiveSegments.forFile(at: folder + "/unet.gguf", storage: file)
+        #expect(segments.count == gguf.tensors.count + 1)
+        #expect(segments.first?.range.lowerBound == 0)
+        #expect(segments.last?.range.upperBound == file.byteCount)
+        for (a, b) in zip(segments, segments.dropFirst()) { #expect(a.range.upperBound == b.range.lowerBound) }
+        for info in gguf.tensors {
+            let start = gguf.dataSectionOffset + info.dataOffset
+            let segment = try #require(segments.first { $0.range.lowerBound == start })
+            #expect(segment.label == "tensor '\(info.name)'")
+            #expect(segment.range.count >= info.byteCount)
+        }
+        _ = try SeekableArchiveWriter.write(source: file, segments: segments, to: folder + "/unet.gguf.zst",
+                                            options: .init(level: 3, threads: 2, shuffle: true))
+        let archive = try SeekableArchive(readingAt: folder + "/unet.gguf.zst")
+        try archive.restore(to: folder + "/restored.gguf", overwrite: false)
+        // The compressed pack reads in place: same records, same bytes, checksums verified.
+        let plain = try Pack(readingAt: folder + "/unet.gguf")
+        let compressed = try Pack(readingAt: folder + "/unet.gguf.zst")
+        #expect(compressed.tensorNames == plain.tensorNames)
+        #expect(PackChecker.check(compressed).ok)
+        for name in plain.tensorNames.prefix(20) {
+            #expect(try compressed.tensor(named: name).data.materialized().copyBytes() == plain.tensor(named: name).data.copyBytes())
+        }
+        // A flipped byte inside a data frame is reported per tensor, never a trap.
+        var damaged = try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/unet.gguf.zst")))
+        let frame = archive.frames[archive.frames.count - 1]
+        damaged[frame.compressedRange.lowerBound + frame.compressedRange.count / 2] ^= 0x10
+        try Data(damaged).write(to: URL(fileURLWithPath: folder + "/damaged.gguf.zst"))
+        let report = PackChecker.check(try Pack(readingAt: folder + "/damaged.gguf.zst"))
+        #expect(!report.ok)
+        #expect(report.failures.contains { $0.actual.contains("is corrupt") })
+        #expect(try MappedFile(readingAt: folder + "/restored.gguf").withUnsafeBytes(in: 0..<file.byteCount) { Array($0) }
+                == file.withUnsafeBytes(in: 0..<file.byteCount) { Array($0) })
     }
 }

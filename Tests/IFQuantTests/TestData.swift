@@ -41,7 +41,7 @@ enum Pattern: String, CaseIterable, CustomStringConvertible {
                 case .zeroRows: out[i] = r % 2 == 0 ? 0 : rng.normal()
                 case .denormals: out[i] = c % 3 == 0 ? 0 : Float(bitPattern: UInt32(rng.next() & 0x7f_ffff)) * (rng.unit() < 0.5 ? -1 : 1)
                 case .tiny: out[i] = rng.normal() * 1e-30
-                case .halfTies: out[i] = c % 32 == 0 ? 127 : Float(Int(rng.next() % 200) - 100) + 0.5
+                case .halfTies: out[i] = c % 32 == 0 ? 127 : (c % 7 == 3 ? (c % 2 == 0 ? 0.49999997 : -0.49999997) : Float(Int(rng.next() % 200) - 100) + 0.5)
                 case .signedTies: out[i] = c % 32 == 5 ? -3 : (c % 32 == 9 ? 3 : rng.normal())
                 case .large: out[i] = rng.normal() * 5e3
                 case .outliers: out[i] = c % 32 == 7 ? 40 * (rng.unit() + 1) : rng.normal() * 0.01

@@ -118,15 +118,16 @@ struct KernelTests {
 
 @Suite("LinearWeight")
 struct LinearWeightTests {
-    /// Every stored float type, aligned and not, over several tiles (in = 4096 -> 64 rows per tile).
+    /// Every stored float type, aligned and not, over several tiles.
     @Test(arguments: [DType.f32, .f16, .bf16], [false, true])
     func applyMatchesReference(dtype: DType, misalign: Bool) throws {
         let out = 150, inCount = 4096, rows = 3
         let weights = randomFloats(out * inCount, seed: 41)
         let bias = randomFloats(out, seed: 42)
         let view = heapView(name: "w", dtype: dtype, shape: [out, inCount], floats: weights, misalign: misalign)
-        let linear = LinearWeight(name: "w", decoder: try DenseRowDecoder(view: view), bias: bias)
-        #expect(LinearWeight.tileRows(out: out, in: inCount) < out)
+        let budget = 64 * inCount  // 64-row tiles: 150 rows cross two tile edges
+        let linear = LinearWeight(name: "w", decoder: try DenseRowDecoder(view: view), bias: bias, tileElementBudget: budget)
+        #expect(LinearWeight.tileRows(out: out, in: inCount, budget: budget) == 64)
         let stored = weights.map { roundTripped($0, dtype) }
         #expect(linear.decodedWeights() == stored)
 

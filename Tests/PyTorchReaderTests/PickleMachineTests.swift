@@ -55,7 +55,7 @@ import Testing
     @Test func cyclesTerminate() throws {
         // l = []; l.append(l): the walker visits each container once.
         let document = try Self.load([0x80, 0x02, 0x5D, 0x71, 0x00, 0x68, 0x00, 0x61, 0x2E])
-        let layout = StateDictLayout(document)
+        let layout = try StateDictLayout(document, path: "<test>")
         #expect(layout.tensors.isEmpty)
         #expect(try layout.stateDict(path: "<test>").tensors.isEmpty)
     }
@@ -65,7 +65,7 @@ import Testing
         var bytes: [UInt8] = [0x80, 0x02, 0x7D, 0x28, 0x58, 1, 0, 0, 0, 0x61]
         bytes += Array("cos\nsystem\n".utf8) + [0x58, 1, 0, 0, 0, 0x78, 0x85, 0x52, 0x75, 0x2E]
         let document = try Self.load(bytes)
-        let layout = StateDictLayout(document)
+        let layout = try StateDictLayout(document, path: "<test>")
         #expect(layout.skipped.map(\.path) == ["a"])
         #expect(layout.skipped.map(\.global) == ["os.system"])
     }
@@ -99,10 +99,42 @@ import Testing
         #expect(message.contains(phrase), "\(label): \(message)")
     }
 
+    /// Inputs whose naive handling is quadratic; each must finish well inside the bound.
+    static let quadraticBound = Duration.seconds(10)
+
+    @Test func chainedCallsKeepShortNames() throws {
+        // os.system()()()... 200k times: one skipped object whose name does not nest.
+        let bytes = Array("cos\nsystem\n".utf8) + Array(repeating: [0x29, 0x52], count: 200_000).flatMap { $0 } + [0x2E]
+        var layout: StateDictLayout?
+        let elapsed = try ContinuousClock().measure { layout = try StateDictLayout(Self.load(bytes), path: "<test>") }
+        #expect(elapsed < Self.quadraticBound)
+        #expect(layout?.skipped.map(\.global) == ["<call of os.system>"])
+    }
+
+    @Test func deepNestingIsRefused() throws {
+        // [[[[...]]]] 100k deep: EMPTY_LIST x n, then APPEND x (n - 1).
+        let n = 100_000
+        let bytes = [UInt8](repeating: 0x5D, count: n) + [UInt8](repeating: 0x61, count: n - 1) + [0x2E]
+        let document = try Self.load(bytes)
+        let error = #expect(throws: TensorIOError.self) { try StateDictLayout(document, path: "<test>") }
+        #expect(error.map(String.init(describing:))?.contains("more than 256 levels") == true)
+    }
+
+    @Test func repeatedHugeKeyIsCheap() throws {
+        // d[k] = None 100k times for one memoized 1 MiB key k.
+        let key = [UInt8](repeating: 0x61, count: 1 << 20)
+        var bytes: [UInt8] = [0x7D, 0x58] + withUnsafeBytes(of: UInt32(key.count).littleEndian, Array.init) + key + [0x71, 0x00, 0x30]
+        bytes += Array(repeating: [0x68, 0x00, 0x4E, 0x73], count: 100_000).flatMap { $0 } + [0x2E]
+        var document: PickleDocument?
+        let elapsed = try ContinuousClock().measure { document = try Self.load(bytes) }
+        #expect(elapsed < Self.quadraticBound)
+        #expect(document.flatMap { $0.dict($0.root) }?.count == 1)
+    }
+
     @Test func absurdTensorShapeIsRejected() throws {
         // A storage pid plus _rebuild_tensor_v2 with size (2**62, 4): overflow caught before any read.
         let document = try Self.load(PickleBuilder.tensorDict(size: [1 << 62, 4], stride: [4, 1]))
-        let selected = try StateDictLayout(document).stateDict(path: "<test>")
+        let selected = try StateDictLayout(document, path: "<test>").stateDict(path: "<test>")
         let record = try #require(selected.tensors.first?.record)
         #expect(throws: TensorIOError.self) { try StridedView(record, name: "w", path: "<test>") }
     }

@@ -3,7 +3,8 @@
 # in fp32; generator: scripts/bench/make_t5xxl_checkpoint.py). One run, side by side, page cache
 # warmed first, each output deleted before the next contender:
 #   cp          copying the shards (coreutils cp), and cp followed by sync (our convert fsyncs)
-#   ifconvert   convert (dtypes kept: lossless) with the read-back CRC verification, and --no-verify
+#   ifconvert   convert (dtypes kept: lossless; SHA-256 of the sources on a second thread, fsync),
+#               and with --no-source-hash (provenance without SHA-256: the copy path alone)
 #   gguf-py     the `gguf` package's GGUFWriter fed numpy memmaps (scripts/bench/gguf_py_convert.py)
 # Wall time and peak RSS come from /usr/bin/time -v. Prints throughput and ratios vs cp.
 # Usage: scripts/bench/convert_t5.sh [DATA_DIR=/work/bench-data/t5xxl] [--keep-data]
@@ -32,15 +33,17 @@ shards=("$data"/model.fp16-*-of-*.safetensors)
 bytes=$(cat "${shards[@]}" | wc -c)   # also warms the page cache
 log="$(mktemp)"
 rm -rf "$out"; mkdir -p "$out"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores" >&2
 
-measure() {  # name, command...
+measure() {  # name, command...  (wall, peak RSS, user+sys CPU seconds)
   local name="$1"; shift
   local t; t="$(mktemp)"
   /usr/bin/time -v "$@" > /dev/null 2> "$t" || { cat "$t" >&2; exit 1; }
   local wall rss
   wall=$(grep "Elapsed (wall clock)" "$t" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
   rss=$(grep "Maximum resident set size" "$t" | awk '{print $NF}')
-  echo "$name $wall $rss" >> "$log"
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$t")
+  echo "$name $wall $rss $cpu" >> "$log"
   echo "$name: ${wall}s, peak RSS $((rss / 1024)) MB" >&2
   rm -f "$t"
   rm -rf "${out:?}"/*
@@ -50,19 +53,19 @@ measure() {  # name, command...
 measure cp cp "${shards[@]}" "$out/"
 measure cp+sync sh -c "cp \"\$@\" \"$out/\" && sync" sh "${shards[@]}"
 measure ifconvert "$bin" convert "$data" -o "$out/t5.gguf"
-measure ifconvert-no-verify "$bin" convert "$data" -o "$out/t5.gguf" --no-verify
+measure ifconvert-no-source-hash "$bin" convert "$data" -o "$out/t5.gguf" --no-source-hash
 measure gguf-py "$py" scripts/bench/gguf_py_convert.py "$index" "$out/t5.gguf"
 
 "$py" - "$log" "$bytes" <<'PY'
 import sys
 rows = [line.split() for line in open(sys.argv[1])]
 total = int(sys.argv[2])
-base = {name: float(wall) for name, wall, _ in rows}
-print(f"{total / 1e9:.2f} GB of tensors+headers, page cache warm, one run each")
-print(f"{'who':22} {'wall s':>8} {'GB/s':>6} {'peak RSS MB':>12} {'vs cp':>6} {'vs cp+sync':>10}")
-for name, wall, rss in rows:
+base = {name: float(wall) for name, wall, _, _ in rows}
+print(f"{total / 1e9:.2f} GB of tensors+headers, page cache warmed first, one run each")
+print(f"{'who':26} {'wall s':>7} {'GB/s':>5} {'CPU s':>6} {'peak RSS MB':>11} {'vs cp':>6} {'vs cp+sync':>10}")
+for name, wall, rss, cpu in rows:
     w = float(wall)
-    print(f"{name:22} {w:8.2f} {total / w / 1e9:6.2f} {int(rss) / 1024:12.0f} {base['cp'] / w:6.2f} {base['cp+sync'] / w:10.2f}")
+    print(f"{name:26} {w:7.2f} {total / w / 1e9:5.2f} {float(cpu):6.2f} {int(rss) / 1024:11.0f} {base['cp'] / w:6.2f} {base['cp+sync'] / w:10.2f}")
 PY
 rm -rf "$out" "$log"
 if [ "$keep" != "--keep-data" ] && [ "$generated" = 1 ]; then rm -rf "$data"; fi

@@ -6,7 +6,8 @@ make   FOLDER --layers N : writes FOLDER/{config.json, model.safetensors.index.f
                            kept fp32), random weights with transformers' T5 init scales, one shard per
                            layer so that generation stays within ~1.5 GB of memory.
 torch  FOLDER BUNDLE     : loads it in transformers (fp32, as IF's published fp32 weights would be), runs
-                           2 x 77 tokens, prints the median compute time of 3 runs after a warm-up and the
+                           2 x 77 tokens, prints the median compute time (wall and CPU) of RUNS (3) runs
+                           after a warm-up and the
                            peak RSS as JSON, and writes a reference bundle (docs/VERIFY.md) for `verify`.
 Not a test; data stays outside the repository (default /work/bench-data).
 """
@@ -87,16 +88,18 @@ def run_torch(folder, bundle):
     mask = torch.ones(2, 77, dtype=torch.int64)
     ids[0, 20] = 1; ids[0, 21:] = 0; mask[0, 21:] = 0  # one padded prompt, one full
     ids[1, 76] = 1
-    times = []
+    times, cpu_times = [], []
     with torch.inference_mode():
         out = model(input_ids=ids, attention_mask=mask).last_hidden_state  # warm-up
-        for _ in range(3):
-            start = time.perf_counter()
+        for _ in range(int(os.environ.get("RUNS", "3"))):
+            start, cpu_start = time.perf_counter(), time.process_time()
             out = model(input_ids=ids, attention_mask=mask).last_hidden_state
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
     save_file({"in.input_ids": ids.contiguous(), "in.attention_mask": mask.contiguous(),
                "out.last_hidden_state": out.float().contiguous()}, bundle, metadata={"kind": "t5"})
     print(json.dumps({"load_seconds": load, "compute_seconds": statistics.median(times), "runs": times,
+                      "compute_cpu_seconds": statistics.median(cpu_times),
                       "threads": torch.get_num_threads(), "torch": torch.__version__,
                       "peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 

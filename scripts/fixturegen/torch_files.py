@@ -240,6 +240,10 @@ def build(repo_root: pathlib.Path) -> None:
     torch.save(legacy, out / "legacy.pt", _use_new_zipfile_serialization=False)
     make_legacy_keys_deterministic(out / "legacy.pt")
     record("legacy.pt", fmt="pytorch-legacy")
+    # Protocol 1 (text LONG magic number, no PROTO): torch 2.13's own weights_only loader refuses it.
+    torch.save(legacy, out / "legacy_protocol1.pt", _use_new_zipfile_serialization=False, pickle_protocol=1)
+    make_legacy_keys_deterministic(out / "legacy_protocol1.pt", protocol=1)
+    record("legacy_protocol1.pt", fmt="pytorch-legacy")
 
     # 7. The same archive re-written as ZIP64 and with deflated entries; torch itself must load both.
     entries = torch_zip_entries(out / "dtypes.pt")
@@ -259,6 +263,10 @@ def build(repo_root: pathlib.Path) -> None:
         {"metadata": {"total_size": sum(v.numel() * 2 for v in sd.values())}, "weight_map": weight_map}, indent=2) + "\n")
     manifest["files"]["sharded/pytorch_model.bin.index.json"] = {
         "format": "sharded", "prefix": None, "skipped": [], "tensors": {k: tensor_record(v) for k, v in sd.items()}}
+
+    # An empty state dict: tests that need a valid but tensor-less PyTorch file (IFCore snapshots).
+    torch.save({}, out / "empty_state_dict.bin")
+    record("empty_state_dict.bin")
 
     # 9. Pickle protocols other than torch's default 2 (1 has no PROTO/TUPLE2/NEWTRUE; 4 and 5 add
     #    FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL).
@@ -294,7 +302,7 @@ def build_unet_bin(repo_root: pathlib.Path, out: pathlib.Path, manifest: dict, r
         return
     from diffusers import UNet2DConditionModel
     import shutil
-    model = UNet2DConditionModel.from_pretrained(unet, variant="fp16", torch_dtype=torch.float16)
+    model = UNet2DConditionModel.from_pretrained(unet, variant="fp16", torch_dtype=torch.float16, low_cpu_mem_usage=False)
     target = unet / "diffusion_pytorch_model.fp16.bin"
     model.save_pretrained(out / "_unet_tmp", safe_serialization=False, variant="fp16")
     shutil.move(out / "_unet_tmp" / "diffusion_pytorch_model.fp16.bin", target)
@@ -351,6 +359,13 @@ def build_hostile(out: pathlib.Path, manifest: dict) -> None:
             outcome="error", message="needs 20 bytes of storage '0', which has 16")
     hostile("absurd_shape.pt", archive(pk_dict([("weight", pk_tensor("0", "FloatStorage", 4, (2**62, 2**62), (1, 1)))])),
             outcome="error", message="overflows")
+    plain = write_zip(torch_archive(pk_dict([("weight", good)]), storage0))
+    hostile("unsupported_method.pt", patch_method(plain, "archive/data/0", 12), outcome="error",
+            message="uses compression method 12", read_tensors=True)
+    hostile("encrypted_entry.pt", patch_flags(plain, "archive/data/0", 1), outcome="error",
+            message="is encrypted", read_tensors=True)
+    hostile("local_name_mismatch.pt", rename_local(plain, "archive/data/0", "archive/data/9"),
+            outcome="error", message="local header names it 'archive/data/9'", read_tensors=True)
     hostile("stack_underflow.pt", archive(b"\x80\x02R."), outcome="error", message="stack underflow")
     hostile("absurd_string.pt", archive(b"\x80\x02X\xff\xff\xff\xff."), outcome="error", message="truncated or absurd size")
     hostile("no_stop.pt", archive(b"\x80\x02}q\x00"), outcome="error", message="without a STOP opcode")
@@ -411,7 +426,7 @@ ELEMENT_SIZES = {"HalfStorage": 2, "BFloat16Storage": 2, "FloatStorage": 4, "Dou
                  "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1}
 
 
-def make_legacy_keys_deterministic(path: pathlib.Path) -> None:
+def make_legacy_keys_deterministic(path: pathlib.Path, protocol: int = 2) -> None:
     """The legacy format keys storages by memory address and writes them sorted by that key, so two
     runs differ. Renumber the keys by first use in the object pickle (a protocol-2 pickle holds no
     byte offsets, so string lengths may change) and put the key list and storage blocks in that order."""
@@ -451,8 +466,43 @@ def make_legacy_keys_deterministic(path: pathlib.Path) -> None:
     for key, new in renamed.items():
         head = head.replace(b"X" + struct.pack("<I", len(key)) + key.encode(),
                             b"X" + struct.pack("<I", len(new)) + new.encode())
-    key_list = pickle.dumps([renamed[k] for k in order], protocol=2)
+    key_list = pickle.dumps([renamed[k] for k in order], protocol=protocol)
     path.write_bytes(head + key_list + b"".join(blocks[k] for k in order) + data[offset:])
+
+
+def _patch_headers(data: bytes, name: str, local_field: int, central_field: int, fmt: str, value: int) -> bytes:
+    buf = bytearray(data)
+    raw = name.encode()
+    for sig, field, name_len_at, name_start_at in ((b"PK\x03\x04", local_field, 26, 30), (b"PK\x01\x02", central_field, 28, 46)):
+        pos = 0
+        while (pos := buf.find(sig, pos)) >= 0:
+            (n,) = struct.unpack_from("<H", buf, pos + name_len_at)
+            if bytes(buf[pos + name_start_at:pos + name_start_at + n]) == raw:
+                struct.pack_into(fmt, buf, pos + field, value)
+            pos += 4
+    return bytes(buf)
+
+
+def patch_method(data: bytes, name: str, method: int) -> bytes:
+    return _patch_headers(data, name, 8, 10, "<H", method)
+
+
+def patch_flags(data: bytes, name: str, flags: int) -> bytes:
+    return _patch_headers(data, name, 6, 8, "<H", flags)
+
+
+def rename_local(data: bytes, name: str, new: str) -> bytes:
+    """Changes the name in the entry's local header only (same length)."""
+    assert len(name) == len(new)
+    buf = bytearray(data)
+    pos = 0
+    while (pos := buf.find(b"PK\x03\x04", pos)) >= 0:
+        (n,) = struct.unpack_from("<H", buf, pos + 26)
+        if bytes(buf[pos + 30:pos + 30 + n]) == name.encode():
+            buf[pos + 30:pos + 30 + n] = new.encode()
+            break
+        pos += 4
+    return bytes(buf)
 
 
 def patch_uncompressed_size(data: bytes, name: str, size: int) -> bytes:

@@ -12,9 +12,11 @@ public struct ConvertRequest: Sendable {
     public var overwrite: Bool
     public var verifyAfterWrite: Bool
     public var hashSources: Bool
+    /// Read the UNet from the original root files (config.yml + pytorch_model.bin) instead of unet/.
+    public var original: Bool
 
     public init(sourcePath: String, outputPath: String, policy: any PackTypePolicy, variant: String? = nil, component: String? = nil,
-                overwrite: Bool = false, verifyAfterWrite: Bool = true, hashSources: Bool = true) {
+                overwrite: Bool = false, verifyAfterWrite: Bool = false, hashSources: Bool = true, original: Bool = false) {
         self.sourcePath = sourcePath
         self.outputPath = outputPath
         self.policy = policy
@@ -23,6 +25,7 @@ public struct ConvertRequest: Sendable {
         self.overwrite = overwrite
         self.verifyAfterWrite = verifyAfterWrite
         self.hashSources = hashSources
+        self.original = original
     }
 }
 
@@ -69,7 +72,10 @@ public enum Converter {
         let snapshot = try Snapshot.discover(at: request.sourcePath, variant: request.variant)
         var notes: [String] = []
         var components = snapshot.weightBearingComponents
-        let root = snapshotRoot(snapshot)
+        let root = snapshotRoot(snapshot) ?? (snapshot.layout == .original ? snapshot.path : nil)
+        if snapshot.layout == .original || request.original {
+            OriginalConversion.addUNet(for: snapshot, to: &components)
+        }
         if let wanted = request.component {
             guard let match = components.first(where: { $0.name == wanted }) else {
                 throw .unsupported(path: request.sourcePath, message: "no component '\(wanted)' with weights (have: \(components.map(\.name).joined(separator: ", ")))")
@@ -79,9 +85,7 @@ public enum Converter {
         for component in snapshot.components where component.weights == nil {
             notes.append("\(component.name): no weights, nothing to convert")
         }
-        if snapshot.layout == .pipeline, snapshot.originalCheckpoint != nil {
-            notes.append("root config.yml / pytorch_model.bin (original IF layout) not converted: diffusers ignores them too")
-        }
+        let unetChoice = try OriginalConversion.choose(for: snapshot, request: request, components: components, notes: &notes)
         guard !components.isEmpty else {
             throw .unsupported(path: request.sourcePath, message: "nothing to convert: no component with weights found")
         }
@@ -92,17 +96,18 @@ public enum Converter {
         var headers: [Int] = []
         for component in components {
             guard let weights = component.weights else { continue }
-            let source = try openSource(weights)
             let name = componentName(component, snapshot: snapshot)
+            let original = try OriginalConversion.input(for: component, choice: unetChoice, snapshot: snapshot)
+            let source: any TensorSource = if let original { original.source } else { try openSource(weights) }
             let outputPath = outputIsFolder ? join(request.outputPath, name + ".gguf") : outputFile(request.outputPath, component: name)
             var tensors: [PackTensorPlan] = []
-            for tensorName in source.tensorNames {
+            for tensorName in try storageOrder(source) {
                 tensors.append(try request.policy.plan(for: try source.info(named: tensorName), component: name))
             }
             let files = source.filePaths
             let plan = PackPlan(
                 outputPath: outputPath, component: name, tensors: tensors,
-                attachments: try attachments(for: component, name: name, root: root),
+                attachments: OriginalConversion.attachments(try attachments(for: component, name: name, root: root), original: original),
                 sourceFiles: try files.map { path throws(TensorIOError) in
                     PackSourceFile(path: relative(path, to: root), byteCount: try fileSize(path), sha256: "")
                 },
@@ -138,6 +143,22 @@ public enum Converter {
             reports.append(try PackWriter.write(pack, from: source, options: options) { progress?(index, $0) })
         }
         return ConversionReport(packs: reports, notes: plan.notes)
+    }
+
+    /// Tensor names in the order their bytes lie on disk (file, then offset), so that reading is
+    /// one sequential pass per file (kernel read-ahead works, the hashing thread reads the same
+    /// pages at about the same time). safetensors headers list names alphabetically, which is
+    /// not the data order.
+    static func storageOrder(_ source: any TensorSource) throws(TensorIOError) -> [String] {
+        let files = source.filePaths
+        var keyed: [(file: Int, offset: Int, position: Int, name: String)] = []
+        for (position, name) in source.tensorNames.enumerated() {
+            let view = try source.tensor(named: name)
+            let file = files.firstIndex(of: view.data.storage.storageDescription) ?? files.count
+            keyed.append((file, view.data.range.lowerBound, position, name))
+        }
+        keyed.sort { ($0.file, $0.offset, $0.position) < ($1.file, $1.offset, $1.position) }
+        return keyed.map(\.name)
     }
 
     // MARK: Attachments and paths

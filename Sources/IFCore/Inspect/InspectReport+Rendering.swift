@@ -80,6 +80,8 @@ extension InspectReport {
         object.append("weights_byte_count", original.weightsByteCount.map(JSONValue.int) ?? .null)
         if let source = original.source { for (key, value) in json(source: source) { object.append(key, value) } }
         object.append("skipped", original.skipped.map(JSONValue.string) ?? .null)
+        object.append("implies", original.implied?.json ?? .null)
+        object.append("mapping_error", original.mappingError.map(JSONValue.string) ?? .null)
         return .object(object)
     }
 
@@ -105,6 +107,8 @@ extension InspectReport {
             if let size = original.weightsByteCount { text += " (\(Self.human(size)))" }
             if let skipped = original.skipped { text += "; not listed: \(skipped)" }
             line("original    \(text)")
+            if let implied = original.implied { line("            \(implied.text)") }
+            if let error = original.mappingError { line("            does not map onto diffusers: \(error)") }
         }
         if layout == .pipeline {
             line()

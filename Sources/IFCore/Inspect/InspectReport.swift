@@ -64,6 +64,10 @@ public struct InspectReport: Sendable {
         public let weightsByteCount: Int?
         public let source: Source?
         public let skipped: String?
+        /// The diffusers model the original checkpoint maps onto (nil if it does not map).
+        public let implied: OriginalLayoutSummary?
+        /// Why the original checkpoint does not map onto diffusers names (missing/unmapped keys, ...).
+        public let mappingError: String?
     }
 
     public let path: String
@@ -87,8 +91,9 @@ public struct InspectReport: Sendable {
     public var parameterCount: Int { sources.reduce(0) { $0 + $1.parameterCount } }
     public var byteCount: Int { sources.reduce(0) { $0 + $1.byteCount } }
 
-    /// Discovers `path` and lists every weights source in it. Malformed files throw; sources this
-    /// build cannot read yet (PyTorch) are reported as skipped.
+    /// Discovers `path` and lists every weights source in it. Malformed component weights throw;
+    /// sources reported `.unsupported` by their reader, and any failure to read the original
+    /// root checkpoint, are listed as skipped with the reason.
     public static func make(path: String, variant: String? = nil) throws(TensorIOError) -> InspectReport {
         let snapshot = try Snapshot.discover(at: path, variant: variant)
         var components: [Component] = []
@@ -107,9 +112,27 @@ public struct InspectReport: Sendable {
         if let checkpoint = snapshot.originalCheckpoint {
             var source: Source?
             var skipped: String?
-            if let weights = checkpoint.weights { (source, skipped) = try open(weights) }
+            // The root checkpoint is a side note next to the diffusers folders: a failure to
+            // read it is reported in the listing instead of failing the whole inspection.
+            if let weights = checkpoint.weights {
+                do { (source, skipped) = try open(weights) } catch { skipped = error.description }
+            }
+            var implied: OriginalLayoutSummary?
+            var mappingError: String?
+            if checkpoint.configPath != nil, checkpoint.weights != nil {
+                var layout: OriginalLayoutSource?
+                do throws(OriginalLayoutError) {
+                    layout = try OriginalLayoutSource(checkpoint)
+                } catch {
+                    mappingError = error.description
+                }
+                if let layout {
+                    implied = OriginalLayoutSummary(layout)
+                    if source == nil { (source, skipped) = (try summarize(layout.checkpoint), nil) }
+                }
+            }
             original = Original(checkpoint: checkpoint, weightsByteCount: checkpoint.weights.flatMap { WeightsSelection.fileSize($0.path) },
-                                source: source, skipped: skipped)
+                                source: source, skipped: skipped, implied: implied, mappingError: mappingError)
         }
         return InspectReport(path: path, layout: snapshot.layout, variant: variant, pipelineClass: snapshot.pipelineClass,
                              components: components, original: original)

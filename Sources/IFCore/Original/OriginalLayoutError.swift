@@ -37,3 +37,16 @@ public enum OriginalLayoutError: Error, Sendable, Equatable, CustomStringConvert
         }
     }
 }
+
+extension OriginalLayoutError {
+    /// The same failure in the reading layer's error type (for APIs that throw `TensorIOError`).
+    public var tensorIOError: TensorIOError {
+        switch self {
+        case let .io(error): error
+        case let .yaml(path, _, _), let .config(path, _, _): .malformed(path: path, message: description)
+        case let .unsupported(path, _): .unsupported(path: path, message: description)
+        case let .unmappedKeys(path, _, _), let .missingKeys(path, _, _), let .badTensor(path, _, _):
+            .malformed(path: path, message: description)
+        }
+    }
+}

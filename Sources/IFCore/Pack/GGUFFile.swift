@@ -36,26 +36,41 @@ public final class GGUFFile: Sendable {
     public let alignment: Int
     /// Absolute file offset of the data section.
     public let dataSectionOffset: Int
-    public let file: MappedFile
+    /// The file's bytes: a mapping, or a lazily decoded archive (`SeekableArchive`).
+    public let file: any ByteStorage
     private let indexByName: [String: Int]
 
     public convenience init(readingAt path: String) throws(TensorIOError) {
         try self.init(file: MappedFile(readingAt: path))
     }
 
-    public init(file: MappedFile) throws(TensorIOError) {
-        self.file = file
-        self.path = file.path
+    public convenience init(file: MappedFile) throws(TensorIOError) {
+        try self.init(storage: file, path: file.path)
+    }
+
+    /// Parses the header of `storage`. A mapping is parsed in place; a lazy storage decodes a
+    /// prefix that grows until the header fits, so a compressed pack decodes only its header.
+    public init(storage: any ByteStorage, path: String) throws(TensorIOError) {
+        self.file = storage
+        self.path = path
+        var prefixCount = storage is MappedFile ? storage.byteCount : min(storage.byteCount, 64 << 10)
         var parsed: GGUFParser.Result?
-        var failure: TensorIOError?
-        file.withUnsafeBytes(in: 0..<file.byteCount) { raw in
-            do throws(TensorIOError) {
-                var parser = GGUFParser(reader: ByteReader(raw, path: file.path))
-                parsed = try parser.parse()
-            } catch { failure = error }
+        while parsed == nil {
+            let prefix = try storage.materialize(0..<prefixCount)
+            var failure: TensorIOError?
+            prefix.withUnsafeBytes { raw in
+                do throws(TensorIOError) {
+                    var parser = GGUFParser(reader: ByteReader(raw, path: path), fileByteCount: storage.byteCount)
+                    parsed = try parser.parse()
+                } catch { failure = error }
+            }
+            if let failure {
+                // A prefix too short for the header fails somewhere inside it: retry with more.
+                guard prefixCount < storage.byteCount else { throw failure }
+                prefixCount = min(storage.byteCount, prefixCount * 4)
+            }
         }
-        if let failure { throw failure }
-        guard let parsed else { throw .malformed(path: file.path, message: "could not parse GGUF header") }
+        guard let parsed else { throw .malformed(path: path, message: "could not parse GGUF header") }
         version = parsed.version
         metadata = parsed.metadata
         tensors = parsed.tensors
@@ -88,7 +103,14 @@ struct GGUFParser {
     }
 
     var reader: ByteReader
+    /// The whole file's size (the reader may hold only a prefix of it).
+    var fileByteCount: Int
     var path: String { reader.path }
+
+    init(reader: ByteReader, fileByteCount: Int? = nil) {
+        self.reader = reader
+        self.fileByteCount = fileByteCount ?? reader.bytes.count
+    }
 
     private func fail(_ message: String) -> TensorIOError { .malformed(path: path, message: message) }
 
@@ -168,10 +190,10 @@ struct GGUFParser {
         }
 
         let headerEnd = reader.offset
-        guard let dataStart = Self.align(headerEnd, to: alignment), dataStart <= reader.bytes.count else {
-            throw fail("truncated: header ends at \(headerEnd), data section would start past the end of the \(reader.bytes.count)-byte file")
+        guard let dataStart = Self.align(headerEnd, to: alignment), dataStart <= fileByteCount else {
+            throw fail("truncated: header ends at \(headerEnd), data section would start past the end of the \(fileByteCount)-byte file")
         }
-        let dataSize = reader.bytes.count - dataStart
+        let dataSize = fileByteCount - dataStart
         // Tensor ranges must lie inside the data section and must not overlap.
         for info in tensors {
             guard let end = CheckedMath.add(info.dataOffset, info.byteCount), end <= dataSize else {

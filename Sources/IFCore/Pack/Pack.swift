@@ -43,8 +43,19 @@ public final class Pack: TensorSource, Sendable {
     private let recordIndex: [String: Int]
     private let checksumByGGUFName: [String: UInt32]
 
+    /// Opens a pack, or a compressed pack (`*.gguf.zst` from `ifconvert compress`), which is
+    /// read in place: only the header's and the touched tensors' frames are decompressed.
     public convenience init(readingAt path: String) throws(TensorIOError) {
-        try self.init(gguf: GGUFFile(readingAt: path))
+        guard path.hasSuffix(".zst") else {
+            try self.init(gguf: GGUFFile(readingAt: path))
+            return
+        }
+        let archive: SeekableArchive
+        do { archive = try SeekableArchive(readingAt: path) } catch {
+            if case let .reading(inner) = error { throw inner }
+            throw .malformed(path: path, message: error.detail)
+        }
+        try self.init(gguf: GGUFFile(storage: archive, path: path))
     }
 
     public init(gguf: GGUFFile) throws(TensorIOError) {

@@ -66,11 +66,11 @@ enum PackMetadataBuilder {
     /// A placeholder with the encoded size of a SHA-256 hex string.
     static let sha256Placeholder = String(repeating: "0", count: 64)
 
-    /// The full metadata of a pack. Checksums and source hashes are placeholders of final size;
-    /// the writer patches them when the data is written.
+    /// The full metadata of a pack. Checksums and (when `hashPending`) source hashes are
+    /// placeholders of final size; the writer patches them when the data is written.
     static func metadata(
         records: [PackRecord], tensorCount: Int, attachments: PackAttachments, sources: [PackSourceFile],
-        requestedType: String, name: String
+        requestedType: String, name: String, hashPending: Bool = true
     ) -> GGUFMetadata {
         var m = GGUFMetadata()
         m.set(PackKeys.architecture, .string(PackKeys.architectureValue))
@@ -92,7 +92,7 @@ enum PackMetadataBuilder {
         m.set(PackKeys.requestedType, .string(requestedType))
         m.set(PackKeys.sourceFiles, .array(.string(sources.map(\.path))))
         m.set(PackKeys.sourceByteCounts, .array(.uint64(sources.map { UInt64($0.byteCount) })))
-        m.set(PackKeys.sourceSHA256, .array(.string(sources.map { $0.sha256.isEmpty ? sha256Placeholder : $0.sha256 })))
+        m.set(PackKeys.sourceSHA256, .array(.string(sources.map { $0.sha256.isEmpty && hashPending ? sha256Placeholder : $0.sha256 })))
 
         m.set(PackKeys.tensorNames, .array(.string(records.map(\.originalName))))
         m.set(PackKeys.tensorGGUFNames, .array(.string(records.map(\.ggufName))))

@@ -29,13 +29,14 @@ public struct PackPlan: Sendable {
     public var records: [PackRecord] { tensors.map(\.record) }
     public var declarations: [GGUFTensorDeclaration] { tensors.flatMap(\.outputs) }
 
-    public func metadata() -> GGUFMetadata {
+    /// `hashPending`: source hashes will be patched in (else empty hashes are written as "").
+    public func metadata(hashPending: Bool = true) -> GGUFMetadata {
         PackMetadataBuilder.metadata(records: records, tensorCount: declarations.count, attachments: attachments,
-                                     sources: sourceFiles, requestedType: requestedType, name: name)
+                                     sources: sourceFiles, requestedType: requestedType, name: name, hashPending: hashPending)
     }
 
     /// Header and sizes, without writing anything (dry runs use it too).
-    public func layout() throws(TensorIOError) -> GGUFLayout {
+    public func layout(hashPending: Bool = true) throws(TensorIOError) -> GGUFLayout {
         var seen: [String: String] = [:]
         for plan in tensors {
             for output in plan.outputs {
@@ -45,19 +46,20 @@ public struct PackPlan: Sendable {
                 seen[output.name] = plan.record.originalName
             }
         }
-        return try GGUFLayout(metadata: metadata(), tensors: declarations, path: outputPath)
+        return try GGUFLayout(metadata: metadata(hashPending: hashPending), tensors: declarations, path: outputPath)
     }
 }
 
 public struct PackWriteOptions: Sendable {
     /// Replace an existing output.
     public var overwrite: Bool
-    /// Re-read the finished temp file and compare every tensor's CRC32C before the rename.
+    /// Also re-read every tensor of the finished temp file and compare its CRC32C before the
+    /// rename (the header, records and tensor infos are always re-read and compared).
     public var verifyAfterWrite: Bool
     /// Hash the source files (SHA-256) for provenance.
     public var hashSources: Bool
 
-    public init(overwrite: Bool = false, verifyAfterWrite: Bool = true, hashSources: Bool = true) {
+    public init(overwrite: Bool = false, verifyAfterWrite: Bool = false, hashSources: Bool = true) {
         self.overwrite = overwrite
         self.verifyAfterWrite = verifyAfterWrite
         self.hashSources = hashSources
@@ -114,17 +116,40 @@ public enum PackWriter {
         _ plan: PackPlan, from source: any TensorSource, options: PackWriteOptions = PackWriteOptions(),
         progress: ((PackProgress) -> Void)? = nil
     ) throws(TensorIOError) -> PackWriteReport {
-        let layout = try plan.layout()
+        let layout = try plan.layout(hashPending: options.hashSources)
         let output = try AtomicFileWriter(destination: plan.outputPath, overwrite: options.overwrite)
-        let hasher = SourceHasher(paths: options.hashSources ? plan.sourceFileLocations : [])
-        defer { hasher.cancel() }
-        hasher.start()
+        let hasher = options.hashSources ? StreamingSourceHasher(paths: plan.sourceFileLocations) : nil
 
-        let writer = try GGUFStreamWriter(output: output, metadata: plan.metadata(), tensors: plan.declarations)
+        let writer = try GGUFStreamWriter(output: output, metadata: plan.metadata(hashPending: options.hashSources), tensors: plan.declarations)
         let sink = ChecksummingSink(writer: writer, byteCounts: layout.byteCounts)
         let total = layout.byteCounts.reduce(0, +)
         sink.onProgress = { done, name in progress?(PackProgress(bytesDone: done, bytesTotal: total, tensorName: name)) }
 
+        let outcome: Result<[PackTensorReport], TensorIOError> = StreamingSourceHasher.$current.withValue(hasher) {
+            do throws(TensorIOError) { return .success(try writeTensors(plan, from: source, into: sink)) } catch { return .failure(error) }
+        }
+        let reports = try outcome.get()
+        try writer.finish()
+        try writer.patch(PackKeys.checksums, .array(.uint32(sink.checksums)))
+
+        var sources = plan.sourceFiles
+        if let hasher {
+            let digests = try hasher.finish()
+            for i in sources.indices { sources[i].sha256 = digests[i] }
+            try writer.patch(PackKeys.sourceSHA256, .array(.string(sources.map(\.sha256))))
+        }
+        try output.synchronize()
+        try check(output.temporaryPath, against: plan, checksums: sink.checksums, verifyData: options.verifyAfterWrite)
+        try output.commit()
+        return PackWriteReport(
+            path: plan.outputPath, component: plan.component, fileByteCount: layout.fileByteCount, tensorCount: plan.tensors.count,
+            requestedType: plan.requestedType,
+            sources: sources.map { .init(path: $0.path, byteCount: $0.byteCount, sha256: $0.sha256) },
+            tensors: reports, verified: options.verifyAfterWrite)
+    }
+
+    /// Streams every tensor of `plan` through its encoder into `sink`.
+    static func writeTensors(_ plan: PackPlan, from source: any TensorSource, into sink: ChecksummingSink) throws(TensorIOError) -> [PackTensorReport] {
         var reports: [PackTensorReport] = []
         var firstOutput = 0
         for tensorPlan in plan.tensors {
@@ -147,23 +172,7 @@ public enum PackWriter {
                 flushedToZero: stats.flushedToZero, notes: tensorPlan.notes))
             firstOutput += tensorPlan.outputs.count
         }
-        try writer.finish()
-        try writer.patch(PackKeys.checksums, .array(.uint32(sink.checksums)))
-
-        var sources = plan.sourceFiles
-        if options.hashSources {
-            let digests = try hasher.wait()
-            for i in sources.indices { sources[i].sha256 = digests[i] }
-            try writer.patch(PackKeys.sourceSHA256, .array(.string(sources.map(\.sha256))))
-        }
-        try output.synchronize()
-        try check(output.temporaryPath, against: plan, checksums: sink.checksums, verifyData: options.verifyAfterWrite)
-        try output.commit()
-        return PackWriteReport(
-            path: plan.outputPath, component: plan.component, fileByteCount: layout.fileByteCount, tensorCount: plan.tensors.count,
-            requestedType: plan.requestedType,
-            sources: sources.map { .init(path: $0.path, byteCount: $0.byteCount, sha256: $0.sha256) },
-            tensors: reports, verified: options.verifyAfterWrite)
+        return reports
     }
 
     /// Re-opens the written file and checks that it is what was planned.

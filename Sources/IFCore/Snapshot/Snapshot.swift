@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SafetensorsReader
 
 /// What a path given on the command line holds: a diffusers pipeline snapshot, one component
@@ -94,13 +99,14 @@ extension Snapshot {
         if WeightsSelection.isRegularFile(root + "/model_index.json") {
             return try discoverPipeline(root: root, variant: variant, original: original)
         }
-        // config.yml without config.json: the original IF layout, whose pytorch_model.bin would
-        // otherwise look like a transformers component's weights.
-        if let original, original.configPath != nil, !WeightsSelection.isRegularFile(root + "/config.json") {
+        // config.yml + pytorch_model.bin without a config.json: the original IF layout, not a component
+        // folder whose weights happen to be named pytorch_model.bin.
+        if let original, original.configPath != nil, original.weights != nil,
+           !WeightsSelection.isRegularFile(root + "/config.json") {
             return Snapshot(path: path, layout: .original, variant: variant, pipelineClass: nil,
                             components: [], originalCheckpoint: original)
         }
-        if let component = try discoverComponent(name: PathName.fileName(of: root), library: nil, className: nil,
+        if let component = try discoverComponent(name: PathName.folderName(of: root), library: nil, className: nil,
                                                  directory: root, variant: variant), component.weights != nil {
             return Snapshot(path: path, layout: .component, variant: variant, pipelineClass: nil,
                             components: [component], originalCheckpoint: original)
@@ -174,5 +180,13 @@ enum PathName {
 
     static func fileName(of path: String) -> String {
         WeightsFile.fileName(of: path)
+    }
+
+    /// The folder's own name, also for "." and "..".
+    static func folderName(of path: String) -> String {
+        let name = fileName(of: path)
+        guard name == "." || name == ".." || name.isEmpty, let resolved = realpath(path, nil) else { return name }
+        defer { free(resolved) }
+        return fileName(of: String(cString: resolved))
     }
 }

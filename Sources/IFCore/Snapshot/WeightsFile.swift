@@ -14,6 +14,9 @@ public struct WeightsFile: Sendable, Equatable {
         case pytorchIndex = "pytorch-index"
         /// An ifconvert pack (or any GGUF file), read through `Pack`.
         case gguf
+        /// A seekable zstd archive of a safetensors file or a pack (`ifconvert compress`), read
+        /// in place: only the header's and the requested tensors' frames are decompressed.
+        case archive
     }
 
     public let kind: Kind
@@ -37,6 +40,8 @@ public struct WeightsFile: Sendable, Equatable {
             } else {
                 return nil
             }
+        } else if name.hasSuffix(".safetensors.zst") || name.hasSuffix(".gguf.zst") {
+            self.init(kind: .archive, path: path)
         } else if name.hasSuffix(".safetensors") {
             self.init(kind: .safetensors, path: path)
         } else if name.hasSuffix(".gguf") {
@@ -57,7 +62,7 @@ public struct WeightsFile: Sendable, Equatable {
 }
 
 /// Opens `weights` as one tensor source: a safetensors file, a sharded safetensors checkpoint, a
-/// PyTorch checkpoint (zip or legacy) or a sharded PyTorch checkpoint.
+/// PyTorch checkpoint (zip or legacy pickle, never executed) or a sharded PyTorch checkpoint.
 public func openSource(_ weights: WeightsFile) throws(TensorIOError) -> any TensorSource {
     switch weights.kind {
     case .safetensors:
@@ -70,13 +75,21 @@ public func openSource(_ weights: WeightsFile) throws(TensorIOError) -> any Tens
         return try ShardedPyTorchCheckpoint(indexAt: weights.path)
     case .gguf:
         return try Pack(readingAt: weights.path)
+    case .archive:
+        do {
+            return try ArchiveSegments.openArchivedSource(try SeekableArchive(readingAt: weights.path))
+        } catch let error as TensorIOError {
+            throw error
+        } catch {
+            throw .malformed(path: weights.path, message: "\(error)")
+        }
     }
 }
 
 /// Opens the file at `path`, classified by name (see `WeightsFile(classifying:)`).
 public func openSource(atPath path: String) throws(TensorIOError) -> any TensorSource {
     guard let weights = WeightsFile(classifying: path) else {
-        throw .unsupported(path: path, message: "not a weights file name (expected .safetensors, *.safetensors.index*.json, .bin, .pt, .pth or .ckpt)")
+        throw .unsupported(path: path, message: "not a weights file name (expected .safetensors, *.safetensors.index*.json, .gguf, .bin, .pt, .pth, .ckpt, or a .safetensors.zst / .gguf.zst archive)")
     }
     return try openSource(weights)
 }

@@ -8,7 +8,46 @@ public enum ArchiveSegments {
         if path.hasSuffix(".safetensors") {
             return try forSafetensors(SafetensorsFile(storage: storage, path: path))
         }
+        if path.hasSuffix(".gguf"), let mapped = storage as? MappedFile {
+            return forGGUF(try GGUFFile(file: mapped))
+        }
         return [ArchiveSegment(range: 0..<storage.byteCount, label: "bytes")]
+    }
+
+    /// The tensors inside an archive, read lazily: a safetensors file's or a pack's.
+    public static func openArchivedSource(_ archive: SeekableArchive) throws(TensorIOError) -> any TensorSource {
+        let inner = archive.path.hasSuffix(".zst") ? String(archive.path.dropLast(4)) : archive.path
+        if inner.hasSuffix(".safetensors") {
+            return try SafetensorsFile(storage: archive, path: archive.path)
+        }
+        if inner.hasSuffix(".gguf") {
+            return try Pack(gguf: GGUFFile(storage: archive, path: archive.path))
+        }
+        throw .unsupported(path: archive.path, message: "reading tensors from this archive needs its inner file name to end in .safetensors or .gguf")
+    }
+
+    /// Header (with metadata and tensor infos) up to the data section, then one segment per tensor;
+    /// alignment padding joins the tensor before it.
+    static func forGGUF(_ file: GGUFFile) -> [ArchiveSegment] {
+        var segments = [ArchiveSegment(range: 0..<file.dataSectionOffset, label: "header")]
+        let sorted = file.tensors.sorted { $0.dataOffset < $1.dataOffset }
+        var cursor = file.dataSectionOffset
+        for (index, info) in sorted.enumerated() {
+            let start = file.dataSectionOffset + info.dataOffset
+            if start > cursor, var previous = segments.popLast() {
+                previous.range = previous.range.lowerBound..<start
+                segments.append(previous)
+            }
+            let end = index + 1 < sorted.count ? file.dataSectionOffset + sorted[index + 1].dataOffset : file.file.byteCount
+            let width = [GGMLType.f16, .bf16, .i16].contains(info.type) ? 2 : 0
+            segments.append(ArchiveSegment(range: start..<max(end, start + info.byteCount), label: "tensor '\(info.name)'", shuffleWidth: width))
+            cursor = segments.last!.range.upperBound
+        }
+        if cursor < file.file.byteCount, var last = segments.popLast() {
+            last.range = last.range.lowerBound..<file.file.byteCount
+            segments.append(last)
+        }
+        return segments
     }
 
     static func forSafetensors(_ file: SafetensorsFile) -> [ArchiveSegment] {

@@ -177,7 +177,7 @@ public final class SeekableArchive: ByteStorage, @unchecked Sendable {
         do {
             return ByteSlice(bytes: try read(range))
         } catch {
-            throw .malformed(path: path, message: error.description)
+            throw .malformed(path: path, message: error.detail)
         }
     }
 

@@ -59,29 +59,26 @@ public enum SeekableArchiveWriter {
         try writer.write(markerFrame)
         entries.append((UInt32(markerFrame.count), 0))
 
-        // Compress a window of frames at a time in parallel, then write them in order: memory stays
-        // bounded by the window and the output does not depend on the thread count.
-        let window = options.threads * 2
+        // Worker threads compress frames in order of index, at most `aheadLimit` frames ahead of the
+        // writer, while this thread writes finished frames in order: memory stays bounded, writing
+        // overlaps compression, and the bytes do not depend on the thread count.
+        let pipeline = FramePipeline(frameCount: frames.count, aheadLimit: options.threads * 2)
+        for _ in 0..<min(options.threads, max(frames.count, 1)) {
+            Thread.detachNewThread {
+                while let index = pipeline.claim() {
+                    pipeline.finish(index, compress(frames[index], from: source, level: options.level))
+                }
+            }
+        }
         var done = 0
-        var start = 0
-        while start < frames.count {
-            let batch = Array(frames[start..<min(start + window, frames.count)])
-            let results = ResultBox(count: batch.count)
-            DispatchQueue.concurrentPerform(iterations: batch.count) { index in
-                let frame = batch[index]
-                results.set(index, compress(frame, from: source, level: options.level))
-            }
-            for (index, frame) in batch.enumerated() {
-                let compressed = try results.get(index).get()
-                try writer.write(compressed)
-                entries.append((UInt32(compressed.count), UInt32(frame.range.count)))
-                done += frame.range.count
-                progress(done, source.byteCount)
-            }
-            if let mapped = source as? MappedFile, let last = batch.last {
-                mapped.releasePages(in: 0..<last.range.upperBound)
-            }
-            start += window
+        defer { pipeline.cancel() }
+        for (index, frame) in frames.enumerated() {
+            let compressed = try pipeline.take(index).get()
+            try writer.write(compressed)
+            entries.append((UInt32(compressed.count), UInt32(frame.range.count)))
+            done += frame.range.count
+            progress(done, source.byteCount)
+            if let mapped = source as? MappedFile { mapped.releasePages(in: frame.range) }
         }
         try writer.write(seekTable(entries))
         try writer.commit()
@@ -130,13 +127,55 @@ public enum SeekableArchiveWriter {
     }
 }
 
-/// Results of one parallel batch, filled from several threads at distinct indices.
-private final class ResultBox: @unchecked Sendable {
-    // SAFETY: each index is written by exactly one iteration, and read after concurrentPerform returns.
-    private var results: [Result<[UInt8], TransportError>?]
-    init(count: Int) { results = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ result: Result<[UInt8], TransportError>) {
-        results.withUnsafeMutableBufferPointer { $0[index] = result }
+/// Hands frame indices to worker threads and finished frames back to the writer, in order.
+private final class FramePipeline: @unchecked Sendable {
+    // SAFETY: all state is guarded by `condition`.
+    private let condition = NSCondition()
+    private var results: [Int: Result<[UInt8], TransportError>] = [:]
+    private var nextIndex = 0
+    private var written = 0
+    private var cancelled = false
+    private let frameCount: Int
+    private let aheadLimit: Int
+
+    init(frameCount: Int, aheadLimit: Int) {
+        self.frameCount = frameCount
+        self.aheadLimit = max(1, aheadLimit)
     }
-    func get(_ index: Int) -> Result<[UInt8], TransportError> { results[index]! }
+
+    /// The next frame to compress, or nil when all are claimed (or the writer gave up).
+    func claim() -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while !cancelled, nextIndex < frameCount, nextIndex - written >= aheadLimit { condition.wait() }
+        guard !cancelled, nextIndex < frameCount else { return nil }
+        nextIndex += 1
+        return nextIndex - 1
+    }
+
+    func finish(_ index: Int, _ result: Result<[UInt8], TransportError>) {
+        condition.lock()
+        results[index] = result
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for frame `index` and releases its slot.
+    func take(_ index: Int) -> Result<[UInt8], TransportError> {
+        condition.lock()
+        defer { condition.unlock() }
+        while results[index] == nil { condition.wait() }
+        let result = results.removeValue(forKey: index)!
+        written = index + 1
+        condition.broadcast()
+        return result
+    }
+
+    /// Stops workers from claiming more frames (after an error or at the end).
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
 }

@@ -9,6 +9,15 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The reading layer failed (its message already names the file).
     case reading(TensorIOError)
 
+    /// The message without the leading file path (for wrapping in another error that names it).
+    public var detail: String {
+        switch self {
+        case let .malformed(_, message), let .io(_, message): message
+        case let .corruptFrame(_, frame, holds, message): "frame \(frame) (\(holds)) is corrupt: \(message)"
+        default: description
+        }
+    }
+
     public var description: String {
         switch self {
         case let .codec(message): "zstd: \(message)"

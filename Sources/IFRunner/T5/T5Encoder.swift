@@ -59,6 +59,16 @@ public final class T5Encoder: Sendable {
         finalNorm = try weights.floats(named: T5Names.finalLayerNorm, count: d)
     }
 
+    /// Faults every weight page in now (part of loading), so `encode` times computation only.
+    public func prefetchWeights() {
+        embedding.decoder.prefault()
+        for block in blocks {
+            for linear in [block.q, block.k, block.v, block.o, block.wi0, block.wo] + (block.wi1.map { [$0] } ?? []) {
+                linear.decoder.prefault()
+            }
+        }
+    }
+
     /// Largest |value| seen in one block, for the fp16-range audit (fp16 overflows past 65504).
     public struct RangeRecord: Sendable, Equatable {
         public let module: String

@@ -13,10 +13,38 @@ public protocol WeightRowDecoder: Sendable {
     /// Runs `body` on the whole weight when it already is contiguous, aligned fp32 (no copy);
     /// returns false (without calling `body`) otherwise.
     func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool
+    /// Brings the stored bytes into memory now (page faults of a file mapping happen at load time,
+    /// not in the first computation).
+    func prefault()
 }
 
 extension WeightRowDecoder {
     public func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool { false }
+    public func prefault() {}
+}
+
+/// Touches one byte per page of `slice` (after asking the kernel to read it ahead), so a mapped
+/// file's pages are resident and mapped before timing-sensitive work starts.
+public func prefaultPages(of slice: ByteSlice) {
+    if let file = slice.storage as? MappedFile { file.adviseSequential(in: slice.range) }
+    slice.withUnsafeBytes { raw in
+        guard let base = raw.baseAddress, raw.count > 0 else { return }
+        let start = UncheckedSendable(base)
+        let count = raw.count
+        // The sums land in memory the optimizer cannot see through, so the loads are not elided.
+        let sinks = UnsafeMutablePointer<UInt8>.allocate(capacity: 2)
+        defer { sinks.deallocate() }
+        let sinkPointer = UncheckedSendable(sinks)
+        let pageCount = (count + 4095) / 4096
+        let perChunk = (pageCount + 1) / 2
+        Parallel.forEach(2) { chunk in
+            var sink: UInt8 = 0
+            for page in (chunk * perChunk)..<min(pageCount, (chunk + 1) * perChunk) {
+                sink &+= start.value.load(fromByteOffset: page * 4096, as: UInt8.self)
+            }
+            sinkPointer.value[chunk] = sink
+        }
+    }
 }
 
 /// `y = x W^T (+ b)` for a weight `W [out, in]` of any stored type. f32 weights are used in place;
@@ -30,12 +58,18 @@ public final class LinearWeight: Sendable {
     /// Name of the weight tensor (messages).
     public let name: String
 
-    /// Scratch per tile, in floats (1 MiB of fp32, 64 rows of a 4096-wide weight). Measured on the
-    /// XXL-width bench: 4 MiB tiles were no faster (sgemm's re-packing of the input per tile is small).
-    public static let tileElementBudget = 1 << 18
+    /// Scratch per tile, in floats (16 MiB of fp32: 1024 rows of a 4096-wide weight, 409 of a
+    /// 10240-wide one). sgemm packs its whole input again for every call, so narrow tiles cost: on
+    /// the XXL-width T5 bench (154 input rows, one thread) 64-row tiles spent 14 % of the time
+    /// re-packing the input; CPU time 2.03 s (64 rows), 1.87 s (256), ~1.7 s (1024).
+    public static let tileElementBudget = 1 << 22
 
-    public init(name: String, decoder: any WeightRowDecoder, bias: [Float]?) {
+    /// Tile scratch budget of this weight, in floats (tests use small ones to cross tile edges).
+    let tileBudget: Int
+
+    public init(name: String, decoder: any WeightRowDecoder, bias: [Float]?, tileElementBudget: Int = LinearWeight.tileElementBudget) {
         precondition(bias == nil || bias!.count == decoder.rowCount, "bias length must equal out features")
+        self.tileBudget = max(1, tileElementBudget)
         self.name = name
         self.decoder = decoder
         self.bias = bias
@@ -54,7 +88,7 @@ public final class LinearWeight: Sendable {
                           a: input, lda: inCount, b: weights, ldb: inCount, c: output, ldc: outCount)
         }
         if !usedInPlace {
-            let tileRows = Self.tileRows(out: outCount, in: inCount, inputRows: rows)
+            let tileRows = Self.tileRows(out: outCount, in: inCount, budget: tileBudget)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * inCount)
             defer { scratch.deallocate() }
             var start = 0
@@ -93,11 +127,7 @@ public final class LinearWeight: Sendable {
         }
     }
 
-    /// With many input rows (a convolution over all pixels: thousands of im2col rows) sgemm re-packs
-    /// the whole input for every tile, so fewer, larger tiles win (up to 16 MiB of scratch; the
-    /// IF-I-M stand-in's 3x3 convolutions then need 1-2 tiles instead of 2-21).
-    static func tileRows(out: Int, in inCount: Int, inputRows: Int = 0) -> Int {
-        let budget = inputRows >= 1024 ? tileElementBudget * 16 : tileElementBudget
+    static func tileRows(out: Int, in inCount: Int, budget: Int = tileElementBudget) -> Int {
         let rows = budget / max(1, inCount)
         return max(1, min(out, max(16, rows)))
     }
@@ -126,6 +156,8 @@ public struct DenseRowDecoder: WeightRowDecoder {
     }
 
     public var storageLabel: String { view.dtype.rawValue }
+
+    public func prefault() { prefaultPages(of: view.data) }
 
     public func decodeRows(_ rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= rowCount)

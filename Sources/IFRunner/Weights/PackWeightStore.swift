@@ -103,6 +103,11 @@ public struct QuantizedRowDecoder: WeightRowDecoder {
         self.storageLabel = label
     }
 
+    public func prefault() {
+        prefaultPages(of: data)
+        if let scales { prefaultPages(of: scales) }
+    }
+
     public func decodeRows(_ rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= rowCount)
         let width = columnCount

@@ -77,20 +77,42 @@ struct OpaqueObject: Sendable {
 struct PickleDict: Sendable {
     private(set) var keys: [PickleValue] = []
     private(set) var values: [PickleValue] = []
-    private var positions: [PickleValue: Int] = [:]
+    private var positions: [Key: Int] = [:]
+
+    /// Hashes strings and bytes by length and first 32 bytes only: a hostile pickle can SETITEM one
+    /// memoized megabyte key millions of times, and a full hash each time would be quadratic.
+    /// (Equality of the same memoized value is an identity check in the standard library.)
+    private struct Key: Hashable {
+        let value: PickleValue
+
+        func hash(into hasher: inout Hasher) {
+            switch value {
+            case .string(let text):
+                hasher.combine(0)
+                hasher.combine(text.utf8.count)
+                for byte in text.utf8.prefix(32) { hasher.combine(byte) }
+            case .bytes(let raw), .bigInt(let raw):
+                hasher.combine(1)
+                hasher.combine(raw.count)
+                for byte in raw.prefix(32) { hasher.combine(byte) }
+            default:
+                hasher.combine(value)
+            }
+        }
+    }
 
     mutating func set(_ key: PickleValue, _ value: PickleValue) {
-        if let position = positions[key] {
+        if let position = positions[Key(value: key)] {
             values[position] = value
         } else {
-            positions[key] = keys.count
+            positions[Key(value: key)] = keys.count
             keys.append(key)
             values.append(value)
         }
     }
 
     func value(for key: PickleValue) -> PickleValue? {
-        positions[key].map { values[$0] }
+        positions[Key(value: key)].map { values[$0] }
     }
 
     var count: Int { keys.count }

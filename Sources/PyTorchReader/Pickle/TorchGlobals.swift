@@ -45,8 +45,11 @@ enum TorchGlobals {
 
     static func call(_ callable: PickleValue, arguments: [PickleValue], machine: inout Unpickler) throws(TensorIOError) -> PickleValue {
         guard case .global(let name) = callable else {
-            // Calling the result of another call (getattr chains etc.): keep it opaque.
-            return try machine.allocate(.opaque(OpaqueObject(global: "<call of \(describe(callable, machine))>", arguments: arguments)))
+            // Calling the result of another call (getattr chains etc.): keep it opaque. The name does
+            // not nest, so a chain of a million calls cannot build quadratic strings.
+            let inner = describe(callable, machine)
+            let name = inner.hasPrefix("<call of ") ? inner : "<call of \(inner)>"
+            return try machine.allocate(.opaque(OpaqueObject(global: name, arguments: arguments)))
         }
         switch name {
         case rebuildTensor, rebuildTensorV2:

@@ -14,9 +14,10 @@ enum Inflate {
         describing what: String, path: String
     ) throws(TensorIOError) -> [UInt8] {
         var failure: String?
-        var output = [UInt8](repeating: 0, count: expectedByteCount)
-        output.withUnsafeMutableBytes { out in
-            failure = run(compressed, into: out)
+        // Uninitialized: pages are touched only as the stream fills them (a refused bomb costs little).
+        let output = [UInt8](unsafeUninitializedCapacity: expectedByteCount) { buffer, count in
+            failure = run(compressed, into: UnsafeMutableRawBufferPointer(buffer))
+            count = failure == nil ? expectedByteCount : 0
         }
         if let failure { throw .malformed(path: path, message: "\(what): \(failure)") }
         if let expectedCRC32 {

@@ -1,0 +1,114 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SHA-256 of the source files computed from the very windows the conversion reads, on a second
+/// thread that hashes window *n* while the main thread checksums and writes it: one pass over
+/// the source, no second reader competing for the page cache. Tensors are converted in file
+/// order, so each file is hashed front to back; bytes between tensors (headers, padding, tensors
+/// not converted) are hashed from the mapping when the next window arrives, the tail at the end.
+/// A file read out of order, or never mapped (a shard index), is hashed separately at the end.
+final class StreamingSourceHasher: @unchecked Sendable {
+    // SAFETY: `files` is touched only by the one window job in flight or, between jobs, by the
+    // thread that waited for it (DispatchGroup.wait orders the accesses).
+    private struct FileState {
+        var hasher = SHA256()
+        var position = 0
+        var mapping: MappedFile?
+        var outOfOrder = false
+    }
+
+    private let paths: [String]
+    private var files: [String: FileState] = [:]
+    private let group = DispatchGroup()
+    private let queue = DispatchQueue(label: "ifconvert.source-hash", qos: .userInitiated)
+
+    /// The hasher windows report to (set by `PackWriter` around a pack's conversion).
+    @TaskLocal static var current: StreamingSourceHasher?
+
+    private var known: [String: String] = [:]
+
+    init(paths: [String]) {
+        self.paths = paths
+        for path in paths {
+            if let digest = Self.hubBlobDigest(path) { known[path] = digest } else { files[path] = FileState() }
+        }
+    }
+
+    /// A Hugging Face cache snapshot file is a symlink to `blobs/<sha256 of its content>` (LFS
+    /// files; the hub client checks that hash when downloading), so the digest is its target's
+    /// name: no need to hash 10 GB again. Other files (git blobs are named by their SHA-1, 40 hex
+    /// digits) are hashed.
+    static func hubBlobDigest(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        let target = String(cString: resolved)
+        let parts = target.split(separator: "/")
+        guard parts.count >= 2, parts[parts.count - 2] == "blobs", target != path else { return nil }
+        let name = parts[parts.count - 1]
+        guard name.utf8.count == 64, name.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
+        return String(name)
+    }
+
+    /// Starts hashing `raw` (bytes `range` of `mapping`) in the background. The caller must call
+    /// `waitForWindow()` before `raw` goes out of scope.
+    func beginWindow(_ raw: UnsafeRawBufferPointer, mapping: MappedFile, range: Range<Int>) {
+        guard files[mapping.path] != nil else { return }
+        nonisolated(unsafe) let window = raw
+        queue.async(group: group) { [self] in
+            var state = files[mapping.path]!
+            defer { files[mapping.path] = state }
+            guard !state.outOfOrder else { return }
+            guard state.position <= range.lowerBound else {
+                state.outOfOrder = true
+                return
+            }
+            state.mapping = mapping
+            if state.position < range.lowerBound {
+                Self.hash(mapping, state.position..<range.lowerBound, into: &state.hasher)
+            }
+            state.hasher.update(window)
+            state.position = range.upperBound
+        }
+    }
+
+    func waitForWindow() {
+        group.wait()
+    }
+
+    /// Hex digests in `paths` order, finishing tails and hashing what windows did not cover.
+    func finish() throws(TensorIOError) -> [String] {
+        group.wait()
+        var digests: [String] = []
+        for path in paths {
+            if let digest = known[path] {
+                digests.append(digest)
+                continue
+            }
+            var state = files[path]!
+            if let mapping = state.mapping, !state.outOfOrder {
+                if state.position < mapping.byteCount {
+                    Self.hash(mapping, state.position..<mapping.byteCount, into: &state.hasher)
+                }
+                digests.append(Hex.string(state.hasher.finalize()))
+            } else {
+                guard let digest = try SourceHasher.hash(path) else { throw .io(path: path, message: "hashing cancelled") }
+                digests.append(digest)
+            }
+        }
+        return digests
+    }
+
+    /// Hashes a range of a mapping in bounded windows, releasing pages after each.
+    private static func hash(_ mapping: MappedFile, _ range: Range<Int>, into hasher: inout SHA256) {
+        var start = range.lowerBound
+        let step = SourceWindows.defaultByteCount
+        while start < range.upperBound {
+            let end = min(range.upperBound, start + step)
+            mapping.withUnsafeBytes(in: start..<end) { hasher.update($0) }
+            mapping.releasePages(in: start..<end)
+            start = end
+        }
+    }
+}

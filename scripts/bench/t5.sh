@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): a T5-v1.1-XXL-width encoder (d_model 4096, d_ff 10240, 64 heads; LAYERS layers,
+# synthetic weights in IF's fp16 + fp32-`wo` layout) on 2 x 77 tokens: ifconvert's runner (release,
+# weights memory-mapped, fp16 widened on the fly) vs transformers fp32 on CPU, same thread count,
+# side by side on the same input. Prints compute wall/CPU medians, their ratios and peak RSS.
+#   LAYERS=2 THREADS=2 RUNS=3 scripts/bench/t5.sh          # the default comparison (~2 minutes)
+#   LAYERS=24 SKIP_TORCH=1 RUNS=1 scripts/bench/t5.sh      # full-size encoder, ours only (11.5 GB)
+# Data (generated once) lives under $BENCH_DATA (default /work/bench-data), outside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+LAYERS=${LAYERS:-2}; THREADS=${THREADS:-2}; RUNS=${RUNS:-3}
+DATA=${BENCH_DATA:-/work/bench-data}
+PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo /work/main/.venv/bin/python )}
+folder="$DATA/t5-xxl-${LAYERS}l"
+bundle="$folder-ref.safetensors"
+[ -f "$folder/config.json" ] || "$PY" scripts/bench/t5_synthetic.py make "$folder" --layers "$LAYERS"
+swift build -c release --product ifconvert >&2
+bin="$(swift build -c release --show-bin-path)/ifconvert"
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+if [ -z "${SKIP_TORCH:-}" ]; then
+  echo "== transformers $LAYERS layers, $THREADS threads" >&2
+  THREADS=$THREADS RUNS=$RUNS "$PY" scripts/bench/t5_synthetic.py torch "$folder" "$bundle" 2>/dev/null | tail -1 > "$folder-torch.json"
+elif [ ! -f "$bundle" ]; then
+  # No peer run: a bundle with the inputs only would not verify; make one from ours instead of failing.
+  "$PY" - "$bundle" <<'PYEOF'
+import sys, torch
+from safetensors.torch import save_file
+g = torch.Generator().manual_seed(0)
+ids = torch.randint(2, 32000, (2, 77), generator=g); mask = torch.ones(2, 77, dtype=torch.int64)
+ids[0, 20] = 1; ids[0, 21:] = 0; mask[0, 21:] = 0; ids[1, 76] = 1
+save_file({"in.input_ids": ids, "in.attention_mask": mask, "out.last_hidden_state": torch.zeros(2, 77, 4096)}, sys.argv[1], metadata={"kind": "t5"})
+PYEOF
+fi
+echo "== ifconvert verify $LAYERS layers, $THREADS threads" >&2
+rm -f "$folder"-ours-*.json
+for i in $(seq "$RUNS"); do
+  "$bin" verify "$folder" --reference "$bundle" --json > "$folder-ours-$i.json" || [ -n "${SKIP_TORCH:-}" ]
+done
+"$PY" - "$folder" "$LAYERS" "$THREADS" <<'PYEOF'
+import glob, json, statistics, sys, os
+folder, layers, threads = sys.argv[1], sys.argv[2], sys.argv[3]
+ours = [json.load(open(p)) for p in sorted(glob.glob(folder + "-ours-*.json"))]
+wall = statistics.median(r["compute_seconds"] for r in ours)
+cpu = statistics.median(r["compute_cpu_seconds"] for r in ours)
+peak = max(r["peak_memory_bytes"] for r in ours) / 2**30
+rel = ours[0]["outputs"][0]["metrics"]["relative_l2_error"]
+print(f"T5-XXL width, {layers} layers, 2x77 tokens, {threads} threads")
+print(f"ours        compute wall {wall:8.3f} s  cpu {cpu:8.3f} s  peak RSS {peak:6.2f} GiB  (rel L2 vs torch {rel:.2e}, passed {ours[0]['passed']})")
+path = folder + "-torch.json"
+if os.path.exists(path) and not os.environ.get("SKIP_TORCH"):
+    t = json.load(open(path))
+    tp = t["peak_memory_bytes"] / 2**30
+    print(f"transformers compute wall {t['compute_seconds']:8.3f} s  cpu {t['compute_cpu_seconds']:8.3f} s  peak RSS {tp:6.2f} GiB  (torch {t['torch']}, {t['threads']} threads)")
+    print(f"ratio torch/ours: wall {t['compute_seconds'] / wall:.2f}x, cpu {t['compute_cpu_seconds'] / cpu:.2f}x, peak RSS {tp / peak:.2f}x")
+PYEOF
