@@ -2,29 +2,9 @@
 // ifconvert: DeepFloyd IF checkpoints -> GGUF packs (fp16 / int8 / 4-bit), with a CPU reference runner.
 //
 // Dependency direction (never the other way round):
-//   IFConvert -> IFQuant -> IFRunner -> IFCore -> {SafetensorsReader, PyTorchReader} -> MappedTensors
+//   IFConvert -> {IFQuant, IFRunner} -> IFCore -> {SafetensorsReader, PyTorchReader} -> MappedTensors
 // C libraries are wrapped by `C`-prefixed modules, each imported by one Swift folder only.
-import Foundation
 import PackageDescription
-
-/// One test target per module. A target is declared once its folder holds Swift files, so modules
-/// can gain their tests independently. Tests read committed fixtures through `#filePath`.
-let testModules: [(name: String, dependencies: [Target.Dependency])] = [
-    ("MappedTensorsTests", ["MappedTensors"]),
-    ("SafetensorsReaderTests", ["SafetensorsReader"]),
-    ("PyTorchReaderTests", ["PyTorchReader"]),
-    ("IFCoreTests", ["IFCore"]),
-    ("IFRunnerTests", ["IFRunner"]),
-    ("IFQuantTests", ["IFQuant"]),
-    ("IFConvertTests", ["IFConvert", "IFCore"]),
-]
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-let testTargets: [Target] = testModules.compactMap { module in
-    let folder = packageRoot.appendingPathComponent("Tests/\(module.name)").path
-    let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-    guard files.contains(where: { $0.hasSuffix(".swift") }) else { return nil }
-    return .testTarget(name: module.name, dependencies: module.dependencies)
-}
 
 let package = Package(
     name: "ifconvert",
@@ -69,7 +49,14 @@ let package = Package(
             ]
         ),
 
-        // MARK: Tests (see `testTargets` below)
-    ] + testTargets,
+        // MARK: Tests (one target per module; tests read committed fixtures through `#filePath`)
+        .testTarget(name: "MappedTensorsTests", dependencies: ["MappedTensors"]),
+        .testTarget(name: "SafetensorsReaderTests", dependencies: ["SafetensorsReader"]),
+        .testTarget(name: "PyTorchReaderTests", dependencies: ["PyTorchReader"]),
+        .testTarget(name: "IFCoreTests", dependencies: ["IFCore"]),
+        .testTarget(name: "IFRunnerTests", dependencies: ["IFRunner"]),
+        .testTarget(name: "IFQuantTests", dependencies: ["IFQuant"]),
+        .testTarget(name: "IFConvertTests", dependencies: ["IFConvert", "IFCore"]),
+    ],
     swiftLanguageModes: [.v6]
 )

@@ -109,9 +109,12 @@ enum FastQuantizer {
                 var block = 0
                 while block < blocks {
                     let group = min(4, blocks - block)
-                    var amax = SIMD4<Int32>(repeating: 0)
-                    for k in 0..<group { amax[k] = absMaxBits32(base + (block + k) * L.elementCount) }
-                    if amax.max() >= 0x7f80_0000 { finite = false }
+                    // Built from registers: filling lanes through memory stalled on store forwarding.
+                    let p = base + block * L.elementCount
+                    let amax = group == 4
+                        ? SIMD4<Int32>(absMaxBits32(p), absMaxBits32(p + 32), absMaxBits32(p + 64), absMaxBits32(p + 96))
+                        : SIMD4<Int32>(absMaxBits32(p), group > 1 ? absMaxBits32(p + 32) : 0, group > 2 ? absMaxBits32(p + 64) : 0, 0)
+                    if max(max(amax[0], amax[1]), max(amax[2], amax[3])) >= 0x7f80_0000 { finite = false }
                     let d = unsafeBitCast(amax, to: SIMD4<Float>.self) / 127
                     let id = inverses(d)
                     for k in 0..<group {

@@ -24,7 +24,7 @@ public enum QuantError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .unsupported(tensor, message): "tensor '\(tensor)': \(message)"
         case let .invalidRule(rule, message): "rule '\(rule)': \(message)"
         case let .alreadyQuantized(path, message): "\(path): \(message)"
-        case let .io(path, message): "\(path): \(message)"
+        case let .io(path, message): message.hasPrefix(path) ? message : "\(path): \(message)"
         }
     }
 }

@@ -12,8 +12,8 @@ struct SamplingLoopTests {
     /// (same float32 op order); what differs is each UNet forward, by fp32 summation order
     /// (~1e-6 relative). Guidance multiplies eps differences by up to 1 + 2s (15 at s = 7),
     /// x0 = (x - sqrt(1-a) eps) / sqrt(a) divides by sqrt(a) (0.3 at t = 800), and the next forward
-    /// sees the perturbed sample: the fixture loops grow the error ~3x per step, to 2.3e-4
-    /// (stage I, 5 leading steps, s = 7) and 1.4e-3 (stage II, steps 999, 800, 799, 400, 0, s = 4;
+    /// sees the perturbed sample: the fixture loops grow the error ~3x per step, to 1.9e-4
+    /// (stage I, 5 leading steps, s = 7) and 3.2e-3 (stage II, steps 999, 800, 799, 400, 0, s = 4;
     /// its tiny UNet is ill-conditioned: torch's own fp32 forward is 8.5e-6 from fp64, ours 8.0e-6).
     /// 4e-3 is half of one 8-bit level (2/255 in [-1, 1]): at most a rounding flip of a pixel.
     static let imageMaxAbsBound: Float = 4e-3
