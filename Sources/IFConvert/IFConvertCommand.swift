@@ -20,6 +20,7 @@ struct IFConvertCommand: AsyncParsableCommand {
             BenchQuantizeCommand.self,
             VerifyCommand.self,
             TokenizeCommand.self,
+            GenerateCommand.self,
         ]
     )
 }

@@ -148,20 +148,21 @@ enum SnapshotRepoRoot {
         let tensors = list.compactMap { $0.objectValue }
         // Every listed tensor agrees with its file's header.
         var sum = 0
-        var files: [String: SafetensorsFile] = [:]
+        var files: [String: any TensorSource] = [:]
         for tensor in tensors {
             let component = try #require(tensor["component"]?.stringValue)
             let file = try #require(tensor["file"]?.stringValue)
             let name = try #require(tensor["name"]?.stringValue)
-            let filePath = "\(path)/\(component)/\(file)"
-            if files[filePath] == nil { files[filePath] = try SafetensorsFile(readingAt: filePath) }
+            // "original" is the root config.yml + pytorch_model.bin checkpoint, beside the component folders.
+            let filePath = component == "original" ? "\(path)/\(file)" : "\(path)/\(component)/\(file)"
+            if files[filePath] == nil { files[filePath] = try openSource(atPath: filePath) }
             let info = try #require(files[filePath]).info(named: name)
             #expect(tensor["dtype"] == .string(info.dtype.rawValue) && tensor["shape"] == .ints(info.shape)
                     && tensor["byte_count"] == .int(info.byteCount))
             sum += info.elementCount
         }
         #expect(root["parameter_count"] == .int(sum))
-        #expect(Set(tensors.compactMap { $0["component"]?.stringValue }) == ["unet", "text_encoder"])
+        #expect(Set(tensors.compactMap { $0["component"]?.stringValue }) == ["unet", "text_encoder", "original"])
     }
 
     @Test func humanTableOnTheFixture() throws {

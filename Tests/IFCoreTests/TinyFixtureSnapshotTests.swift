@@ -63,7 +63,9 @@ import SafetensorsReader
         let report = try InspectReport.make(path: Self.stageI, variant: "fp16")
         var parameters = 0
         var bytes = 0
-        for name in ["unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/model.safetensors.index.fp16.json"] {
+        // The totals include the original-layout root checkpoint next to the diffusers folders.
+        for name in ["unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/model.safetensors.index.fp16.json",
+                     "pytorch_model.bin"] {
             let source = try openSource(atPath: Self.stageI + "/" + name)
             for tensor in source.tensorNames {
                 let info = try source.info(named: tensor)
@@ -72,7 +74,9 @@ import SafetensorsReader
             }
         }
         #expect(report.parameterCount == parameters && report.byteCount == bytes)
-        #expect(report.tensorCount == report.components.compactMap(\.source).reduce(0) { $0 + $1.tensors.count })
+        let componentTensors = report.components.compactMap(\.source).reduce(0) { $0 + $1.tensors.count }
+        let originalTensors = try #require(report.original?.source).tensors.count
+        #expect(report.tensorCount == componentTensors + originalTensors)
     }
 
     @Test func stageIIUNet() throws {

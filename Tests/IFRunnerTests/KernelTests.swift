@@ -1,3 +1,4 @@
+import Foundation
 import IFCore
 @testable import IFRunner
 import Testing
@@ -39,6 +40,15 @@ struct KernelTests {
         #expect(maxScaledError(fast, slow) <= KernelTolerance.gemm)
         // Padding columns beyond n are untouched.
         for i in 0..<m { for j in n..<ldc { #expect(fast[i * ldc + j] == c0[i * ldc + j]) } }
+    }
+
+    /// OpenBLAS 0.3.21 picks generic SSE3 kernels on CPUs it does not know; the runner re-selects.
+    @Test func blasUsesVectorKernelsOnAVX2Machines() {
+        let core = Kernels.blasCoreName
+        if Kernels.cpuSupportsAVX2FMA && getenv("OPENBLAS_CORETYPE") == nil {
+            #expect(core != "Prescott", "OpenBLAS core \(core)")
+        }
+        #expect(!core.isEmpty)
     }
 
     @Test(arguments: [1, 5, 77, 1000])

@@ -45,7 +45,10 @@ cpu = statistics.median(r["compute_cpu_seconds"] for r in ours)
 peak = max(r["peak_memory_bytes"] for r in ours) / 2**30
 rel = ours[0]["outputs"][0]["metrics"]["relative_l2_error"]
 print(f"T5-XXL width, {layers} layers, 2x77 tokens, {threads} threads")
-print(f"ours        compute wall {wall:8.3f} s  cpu {cpu:8.3f} s  peak RSS {peak:6.2f} GiB  (rel L2 vs torch {rel:.2e}, passed {ours[0]['passed']})")
+check = "no peer output (SKIP_TORCH)" if os.environ.get("SKIP_TORCH") else f"rel L2 vs torch {rel:.2e}, passed {ours[0]['passed']}"
+audit = max(ours[0]["fp16_range_audit"], key=lambda e: e["max_abs"])
+print(f"ours        compute wall {wall:8.3f} s  cpu {cpu:8.3f} s  load {statistics.median(r['load_seconds'] for r in ours):.2f} s  peak RSS {peak:6.2f} GiB  ({check})")
+print(f"            max |activation| {audit['max_abs']:.3g} at {audit['module']} ({audit['site']})")
 path = folder + "-torch.json"
 if os.path.exists(path) and not os.environ.get("SKIP_TORCH"):
     t = json.load(open(path))

@@ -6,6 +6,8 @@ make DIR   build a ~372M-parameter IF-I-M-sized stand-in UNet (IF-FACTS §9: IF-
            (batch 2, 64x64, 77 tokens of width 4096) computed by diffusers in fp32 from the fp16 values.
 time DIR   time diffusers' fp32 forward of that bundle (same weights, AttnAddedKVProcessor) with the
            thread count of OMP_NUM_THREADS; print JSON {median_seconds, runs, peak_rss_bytes}.
+sgemm      the system OpenBLAS (the library ifconvert links) on a large square sgemm, through ctypes,
+           with OPENBLAS_NUM_THREADS threads: print JSON {gflops} (the peak to compare against).
 """
 import json, os, pathlib, resource, statistics, sys, time
 
@@ -27,10 +29,8 @@ CONFIG = {
 
 
 def load(directory):
-    unet = UNet2DConditionModel.from_config(CONFIG)
-    state = load_file(str(directory / "unet" / "diffusion_pytorch_model.fp16.safetensors"))
-    unet.load_state_dict({k: v.float() for k, v in state.items()})
-    del state
+    # As a user loads it: the fp16 variant, upcast to float32 for CPU inference.
+    unet = UNet2DConditionModel.from_pretrained(str(directory / "unet"), variant="fp16", torch_dtype=torch.float32)
     unet.set_attn_processor(AttnAddedKVProcessor())
     return unet.eval()
 
@@ -58,20 +58,50 @@ def time_forward(directory, runs):
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     unet = load(directory)
     bundle = load_file(str(directory / "bundle.safetensors"))
-    seconds = []
+    seconds, cpu = [], []
     with torch.no_grad():
         for _ in range(runs):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             out = unet(bundle["in.sample"], bundle["in.timestep"], encoder_hidden_states=bundle["in.encoder_hidden_states"]).sample
             seconds.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - cpu_start)
     error = float((out - bundle["out.sample"]).norm() / bundle["out.sample"].norm())
     print(json.dumps({"median_seconds": statistics.median(seconds), "seconds": seconds, "runs": runs,
+                      "median_cpu_seconds": statistics.median(cpu), "cpu_seconds": cpu,
                       "threads": torch.get_num_threads(), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                       "rerun_relative_l2": error}))
 
 
+def sgemm_peak(n=3072, runs=5):
+    import ctypes
+    import numpy as np
+    blas = ctypes.CDLL("libopenblas.so.0")
+    a = np.random.rand(n, n).astype(np.float32)
+    b = np.random.rand(n, n).astype(np.float32)
+    c = np.zeros((n, n), dtype=np.float32)
+    p = lambda x: x.ctypes.data_as(ctypes.c_void_p)
+    blas.cblas_sgemm.argtypes = [ctypes.c_int] * 6 + [ctypes.c_float, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
+                                                      ctypes.c_float, ctypes.c_void_p, ctypes.c_int]
+    blas.openblas_get_corename.restype = ctypes.c_char_p
+    if blas.openblas_get_corename() == b"Prescott" and "OPENBLAS_CORETYPE" not in os.environ:
+        print("OpenBLAS fell back to Prescott kernels; rerun with OPENBLAS_CORETYPE=SkylakeX (ifconvert does this itself)", file=sys.stderr)
+    best, cpu = [], []
+    for _ in range(runs):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        blas.cblas_sgemm(101, 111, 111, n, n, n, 1.0, p(a), n, p(b), n, 0.0, p(c), n)  # row-major, no transposes
+        best.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+    print(json.dumps({"n": n, "gflops": 2 * n ** 3 / min(best) / 1e9, "median_gflops": 2 * n ** 3 / statistics.median(best) / 1e9,
+                      "cpu_gflops": 2 * n ** 3 / min(cpu) / 1e9, "core": blas.openblas_get_corename().decode(),
+                      "threads": blas.openblas_get_num_threads()}))
+
+
 if __name__ == "__main__":
-    mode, directory = sys.argv[1], pathlib.Path(sys.argv[2])
+    mode = sys.argv[1]
+    if mode == "sgemm":
+        sgemm_peak()
+        sys.exit(0)
+    directory = pathlib.Path(sys.argv[2])
     if mode == "make":
         make(directory)
     else:

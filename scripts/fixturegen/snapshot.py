@@ -38,7 +38,13 @@ UNET_I_CONFIG = dict(
     attention_head_dim=16,  # the real models use 64; heads per level = channels / 16 = 2, 4 (mid 4)
     norm_num_groups=32,
     norm_eps=1e-5,
-    cross_attention_dim=64,  # = last block's channels, like IF's encoder_channels
+    # Unlike encoder_hid_dim 64: the original UNetModel has encoder_proj only when its encoder_channels differ
+    # from the T5 width, and the original-layout fixture needs it to express diffusers' encoder_hid_proj.
+    # 128, not 32: norm_cross is GroupNorm(32 groups) over this width, and with 32 channels each group is one
+    # channel over 77 tokens; for T5("") the pad tokens are nearly equal (std 0.015 vs |mean| 0.8), so that
+    # norm amplifies fp32 rounding ~50x and torch's own fp32 output is 1.9e-5 (rel L2) off its fp64 result.
+    # 4 channels per group keeps the groups' variance O(1) (torch fp32 vs fp64 then ~1e-6), like IF-I-XL.
+    cross_attention_dim=128,
     encoder_hid_dim=T5_D_MODEL,
     encoder_hid_dim_type="text_proj",
     addition_embed_type="text",

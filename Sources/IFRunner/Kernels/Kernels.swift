@@ -42,6 +42,9 @@ public enum Kernels {
         return String(cString: openblas_get_corename())
     }
 
+    /// Whether this CPU has AVX2 and FMA (then OpenBLAS must not run its generic Prescott kernels).
+    public static var cpuSupportsAVX2FMA: Bool { ifc_cpu_has_avx2_fma() != 0 }
+
     /// OpenBLAS 0.3.21 (Debian 12) does not know newer CPU models (e.g. Emerald Rapids, family 6
     /// model 207) and falls back to its generic Prescott SSE3 kernels, ~5x slower than SkylakeX's
     /// AVX-512 ones on such a CPU. When that happened and the user did not choose OPENBLAS_CORETYPE,
@@ -101,10 +104,43 @@ public enum Kernels {
     public static func geluTanh(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let base = x.baseAddress else { return }
         let c: Float = 0.79788456080286535588  // sqrt(2/pi)
-        for i in 0..<x.count {
+        let raw = UnsafeMutableRawPointer(base)
+        var i = 0
+        // 16 lanes at a time: tanh(u) = 1 - 2 / (exp(2u) + 1) with a vector exp (absolute error of
+        // tanh ~1e-7, what libm's tanhf gives up to rounding); scalar tanhf for the tail.
+        while i + 16 <= x.count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            let u = c * (v + 0.044715 * (v * v * v))
+            let e = vectorExp(2 * u)
+            let tanh = 1 - 2 / (e + 1)
+            raw.storeBytes(of: 0.5 * v * (1 + tanh), toByteOffset: i * 4, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < x.count {
             let v = base[i]
             base[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * (v * v * v))))
+            i += 1
         }
+    }
+
+    /// e^x per lane (Cephes-style: x = n ln2 + r, degree-6 polynomial for e^r, 2^n from the exponent
+    /// bits). Inputs are clamped to [-87, 88], so the result is finite and positive; relative error
+    /// ~2 float ulps.
+    @inline(__always)
+    static func vectorExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
+        let x = input.clamped(lowerBound: SIMD16(repeating: -87), upperBound: SIMD16(repeating: 88))
+        let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+        // r = x - n ln2, with ln2 split in two for precision.
+        let r = x - n * 0.693359375 + n * 2.12194440e-4
+        var p = SIMD16<Float>(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let er = p * (r * r) + r + 1
+        let exponent = (SIMD16<Int32>(n) &+ 127) &<< 23
+        return er * unsafeBitCast(exponent, to: SIMD16<Float>.self)
     }
 
     /// T5 RMSNorm (`T5LayerNorm`): `weight * (x * rsqrt(mean(x^2) + epsilon))` per row; no mean

@@ -29,7 +29,7 @@ public struct LoopStageRunner: StageRunner {
     /// Loops amplify the UNet's rounding: guidance multiplies eps differences by up to (1 + 2s),
     /// x0 = (x - sqrt(1-a) eps) / sqrt(a) divides by sqrt(a) (small at high t), and each step feeds
     /// the next (~3x growth per step on the fixtures). With float weights the fixture loops end at
-    /// relative L2 5e-5 (stage I) and 1.3e-4 (stage II) from diffusers: float loops get 5e-4.
+    /// relative L2 3.0e-5 (stage I) and 2.3e-4 (stage II) from diffusers: float loops get 1e-3.
     /// Quantized weights: a single fixture forward is already 4-46% off (random tiny UNets), and
     /// guidance at s = 7 multiplies the uncorrelated errors of the two halves; the loops decorrelate
     /// (measured 0.45-0.93 relative L2). Their bound (1.0 for 8-bit, 1.5 for 4-bit) only rejects
@@ -37,7 +37,7 @@ public struct LoopStageRunner: StageRunner {
     public var defaultTolerance: VerifyTolerance {
         let base = UNetStageSupport.tolerance(forStorageLabels: storageLabels)
         if base == .float {
-            return VerifyTolerance(relativeL2: 5e-4, reason: "float weights through a guided sampling loop: fp32 rounding of each UNet forward, amplified by guidance and 1/sqrt(alpha_bar), compounded over steps")
+            return VerifyTolerance(relativeL2: 1e-3, reason: "float weights through a guided sampling loop: fp32 rounding of each UNet forward, amplified by guidance and 1/sqrt(alpha_bar), compounded over steps")
         }
         if base == UNetStageSupport.eightBit {
             return VerifyTolerance(relativeL2: 1.0, reason: "8-bit weights through a guided loop: errors compound chaotically on the random fixture UNets; the bound only rejects blow-ups (see PSNR / --image-out)")
