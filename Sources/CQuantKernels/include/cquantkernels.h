@@ -17,7 +17,7 @@ int cqk_available(void);
 size_t cqk_q8_0_f32(const float *src, size_t blocks, uint8_t *dst, size_t *first_overflow);
 size_t cqk_q8_0_f16(const uint16_t *src, size_t blocks, uint8_t *dst, size_t *first_overflow);
 
-/* int8 row-wise: scale = absmax/127, q = clamp(roundf(x / scale), -127, 127) for one row of `count`
+/* int8 row-wise: scale = absmax/127, q = clamp(roundf(x * (1/scale)), -127, 127) for one row of `count`
  * elements. Returns 0 when the row holds inf/NaN, else 1 (*scale written). */
 int cqk_int8_row_f32(const float *src, size_t count, int8_t *dst, float *scale);
 int cqk_int8_row_f16(const uint16_t *src, size_t count, int8_t *dst, float *scale);
