@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "CHalfConvert"),
         // CRC32C (SSE4.2) and SHA-256 (SHA extensions) hardware paths for pack checksums/provenance.
         .target(name: "CChecksum"),
+        // q8_0 / int8-rowwise quantizing kernels with AVX2/F16C (runtime-dispatched), bit-exact with IFQuant's reference.
+        .target(name: "CQuantKernels"),
 
         // MARK: Swift modules
         // Memory mapping, byte views, dtypes, checked little-endian decoding: what every reader shares.
@@ -40,7 +42,7 @@ let package = Package(
         // CPU reference runner: kernels (OpenBLAS), T5 encoder + tokenizer, IF UNets, DDPM loops, verify.
         .target(name: "IFRunner", dependencies: ["IFCore", "SafetensorsReader", "COpenBLAS", "CSentencePiece"]),
         // Producing quantized tensors: schemes, policy, error reports.
-        .target(name: "IFQuant", dependencies: ["IFCore"]),
+        .target(name: "IFQuant", dependencies: ["IFCore", "CQuantKernels"]),
         .executableTarget(
             name: "IFConvert",
             dependencies: [

@@ -119,6 +119,14 @@ public enum TensorQuantizer {
                     let firstRow = chunk * rowsPerChunk
                     let chunkRows = min(rowsPerChunk, rows - firstRow)
                     let n = chunkRows * rowLength
+                    // AVX2 kernels straight from the source bytes; a chunk with inf/NaN or an overflowing
+                    // scale is redone below, where the error gets its position.
+                    if !useReference, !measureError, QuantKernels.handles(scheme, dtype),
+                       QuantKernels.encode(src.value + firstRow * rowLength * dtype.byteSize, dtype: dtype, scheme: scheme,
+                                           rows: chunkRows, rowLength: rowLength, into: UnsafeMutableRawPointer(out.value + firstRow * rowOutBytes),
+                                           scales: scaleOut.baseAddress.map { $0 + firstRow }) {
+                        return
+                    }
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: n * (measureError ? 2 : 1)) { scratch in
                         let floats = UnsafeMutableBufferPointer(rebasing: scratch[0..<n])
                         let raw = UnsafeRawBufferPointer(start: src.value + firstRow * rowLength * dtype.byteSize, count: n * dtype.byteSize)
@@ -191,12 +199,20 @@ public enum TensorQuantizer {
                           into dst: UnsafeMutableRawPointer, scale: UnsafeMutablePointer<Float>?) -> Bool {
         switch (scheme, reference) {
         case (.q8_0, true): ReferenceQuantizer.q8_0(x, into: dst)
-        case (.q8_0, false): return FastQuantizer.q8_0(x, into: dst)
+        case (.q8_0, false):
+            if QuantKernels.isAvailable {
+                return QuantKernels.q8_0(x.baseAddress!, dtype: .f32, blocks: x.count / BlockLayout.Q8_0.elementCount, into: dst)
+            }
+            return FastQuantizer.q8_0(x, into: dst)
         case (.q4_0, true): ReferenceQuantizer.q4_0(x, into: dst)
         case (.q4_0, false): return FastQuantizer.q4_0(x, into: dst)
         case (.q4_k, _): Q4KQuantizer.quantizeRow(x, into: dst)
         case (.int8, true): scale!.pointee = ReferenceQuantizer.int8(x, into: dst.assumingMemoryBound(to: Int8.self))
-        case (.int8, false): scale!.pointee = FastQuantizer.int8(x, into: dst.assumingMemoryBound(to: Int8.self))
+        case (.int8, false):
+            if QuantKernels.isAvailable {
+                return QuantKernels.int8(x.baseAddress!, dtype: .f32, count: x.count, into: dst.assumingMemoryBound(to: Int8.self), scale: scale!)
+            }
+            scale!.pointee = FastQuantizer.int8(x, into: dst.assumingMemoryBound(to: Int8.self))
         }
         return true
     }

@@ -59,6 +59,33 @@ struct QuantizerTests {
         }
     }
 
+    /// Without error measurement q8_0 and int8 are encoded straight from F32 and F16 source bytes
+    /// (the AVX2 kernels of CQuantKernels where the CPU has them): same bytes and scales as the reference.
+    @Test(arguments: shapeCases.filter { $0.scheme == .q8_0 || $0.scheme == .int8 }, Pattern.allCases)
+    func sourceKernelsMatchReference(testCase: Case, pattern: Pattern) throws {
+        let shape = [testCase.rows, testCase.rowLength]
+        let values = pattern.values(rows: testCase.rows, rowLength: testCase.rowLength)
+        let halves = values.map { Float16($0).bitPattern }
+        let f16 = TensorView(name: "w", dtype: .f16, shape: shape, data: ByteSlice(bytes: halves.withUnsafeBytes { Array($0) }))
+        for v in [view("w", values, shape: shape), f16] {
+            let reference = try TensorQuantizer.quantize(v, as: testCase.scheme, implementation: .reference)
+            let fast = try TensorQuantizer.quantize(v, as: testCase.scheme, implementation: .fast(threads: 2))
+            #expect(fast.data == reference.data, "\(v.dtype)")
+            #expect(fast.rowScales?.map(\.bitPattern) == reference.rowScales?.map(\.bitPattern), "\(v.dtype)")
+        }
+    }
+
+    /// inf/NaN in an fp16 source is reported with its position by the source kernels' path too.
+    @Test(arguments: [QuantScheme.q8_0, .int8])
+    func nonFiniteHalfSourceIsAnError(scheme: QuantScheme) {
+        var halves = Pattern.normal.values(rows: 3, rowLength: 96).map { Float16($0).bitPattern }
+        halves[96 + 70] = Float16.infinity.bitPattern
+        let v = TensorView(name: "h", dtype: .f16, shape: [3, 96], data: ByteSlice(bytes: halves.withUnsafeBytes { Array($0) }))
+        #expect(throws: QuantError.nonFinite(tensor: "h", row: 1, column: 70, value: "inf")) {
+            _ = try TensorQuantizer.quantize(v, as: scheme, implementation: .fast(threads: 1))
+        }
+    }
+
     /// Output is the same for any worker count (rows are encoded independently).
     @Test(arguments: QuantScheme.allCases)
     func threadCountDoesNotChangeBytes(scheme: QuantScheme) throws {

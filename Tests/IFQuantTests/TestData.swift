@@ -27,6 +27,7 @@ enum Pattern: String, CaseIterable, CustomStringConvertible {
     case signedTies        // +a and -a both present: q4_0 must take the first
     case large             // values near 1e4 (scales far from 1)
     case outliers          // one large value per block among small ones
+    case halfSubnormals    // fp16 subnormals (exact in fp32), so fp16 sources widen them too
 
     var description: String { rawValue }
 
@@ -45,6 +46,8 @@ enum Pattern: String, CaseIterable, CustomStringConvertible {
                 case .signedTies: out[i] = c % 32 == 5 ? -3 : (c % 32 == 9 ? 3 : rng.normal())
                 case .large: out[i] = rng.normal() * 5e3
                 case .outliers: out[i] = c % 32 == 7 ? 40 * (rng.unit() + 1) : rng.normal() * 0.01
+                case .halfSubnormals:
+                    out[i] = Float(Float16(bitPattern: UInt16(rng.next() % 0x3ff) + 1)) * (rng.unit() < 0.5 ? -1 : 1)
                 }
             }
         }
