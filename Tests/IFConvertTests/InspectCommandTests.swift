@@ -100,18 +100,9 @@ import SafetensorsReader
     }
 
     static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let binary = try #require(Self.binary, "ifconvert binary not built next to the tests")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        _ = try #require(Self.binary, "ifconvert binary not built next to the tests")
+        let result = try CLI.run(arguments)
+        return (result.status, result.stdout, result.stderr)
     }
 
     static let binary: String? = {

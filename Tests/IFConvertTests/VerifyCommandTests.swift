@@ -5,32 +5,9 @@ import Testing
 
 /// `verify` and `tokenize` end to end through the built `ifconvert` binary on the fixture snapshot.
 @Suite struct VerifyCommandTests {
-    static let repoRoot: String = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/", !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static var repoRoot: String { CLI.repoRoot }
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
-
-    /// Runs the `ifconvert` binary built next to the test bundle.
-    static func ifconvert(_ arguments: [String]) throws -> Result {
-        var binary = Bundle.main.bundleURL.appendingPathComponent("ifconvert")
-        if !FileManager.default.fileExists(atPath: binary.path) {
-            binary = URL(fileURLWithPath: repoRoot + "/.build/debug/ifconvert")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-    }
+    static func ifconvert(_ arguments: [String]) throws -> CLI.Result { try CLI.run(arguments) }
 
     static var snapshot: String { repoRoot + "/fixtures/IF-I-tiny" }
     static func reference(_ name: String) -> String { repoRoot + "/fixtures/reference/\(name).safetensors" }
