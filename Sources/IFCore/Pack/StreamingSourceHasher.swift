@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,6 +29,19 @@ final class StreamingSourceHasher: @unchecked Sendable {
     @TaskLocal static var current: StreamingSourceHasher?
 
     private var known: [String: String] = [:]
+    /// Files found out of order are hashed whole by `SourceHasher` on this queue, started as soon
+    /// as the disorder shows (not after the conversion), so hashing still overlaps the copy.
+    private let fallbackQueue = DispatchQueue(label: "ifconvert.source-hash.fallback", qos: .userInitiated)
+    private let fallbackGroup = DispatchGroup()
+    private let fallbackLock = NSLock()
+    private var fallbackDigests: [String: Result<String?, TensorIOError>] = [:]
+
+    private func startFallbackHash(_ path: String) {
+        fallbackQueue.async(group: fallbackGroup) { [self] in
+            let result = Result { () throws(TensorIOError) in try SourceHasher.hash(path) }
+            fallbackLock.withLock { fallbackDigests[path] = result }
+        }
+    }
 
     init(paths: [String]) {
         self.paths = paths
@@ -62,6 +76,7 @@ final class StreamingSourceHasher: @unchecked Sendable {
             guard !state.outOfOrder else { return }
             guard state.position <= range.lowerBound else {
                 state.outOfOrder = true
+                startFallbackHash(mapping.path)
                 return
             }
             state.mapping = mapping
@@ -80,6 +95,7 @@ final class StreamingSourceHasher: @unchecked Sendable {
     /// Hex digests in `paths` order, finishing tails and hashing what windows did not cover.
     func finish() throws(TensorIOError) -> [String] {
         group.wait()
+        fallbackGroup.wait()
         var digests: [String] = []
         for path in paths {
             if let digest = known[path] {
@@ -93,7 +109,10 @@ final class StreamingSourceHasher: @unchecked Sendable {
                 }
                 digests.append(Hex.string(state.hasher.finalize()))
             } else {
-                guard let digest = try SourceHasher.hash(path) else { throw .io(path: path, message: "hashing cancelled") }
+                let started = fallbackLock.withLock { fallbackDigests[path] }
+                let digest: String?
+                if let started { digest = try started.get() } else { digest = try SourceHasher.hash(path) }
+                guard let digest else { throw .io(path: path, message: "hashing cancelled") }
                 digests.append(digest)
             }
         }
