@@ -9,18 +9,20 @@ struct IFConvertCommand: AsyncParsableCommand {
         abstract: "Convert DeepFloyd IF checkpoints to GGUF packs (fp16/int8/4-bit) and verify them on the CPU.",
         version: IFConvertVersion.string,
         subcommands: [
+            // The workflow in order: look, convert, quantize, prove, move.
             InspectCommand.self,
-            CompressCommand.self,
-            DecompressCommand.self,
-            BenchReadCommand.self,
             ConvertCommand.self,
+            QuantizeCommand.self,
             ExportCommand.self,
             CheckCommand.self,
-            QuantizeCommand.self,
-            BenchQuantizeCommand.self,
             VerifyCommand.self,
             TokenizeCommand.self,
             GenerateCommand.self,
+            CompressCommand.self,
+            DecompressCommand.self,
+            // Hidden benchmark helpers (scripts/bench/).
+            BenchReadCommand.self,
+            BenchQuantizeCommand.self,
         ]
     )
 }

@@ -5,7 +5,7 @@ import IFCore
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List the tensors of a checkpoint (snapshot folder, component folder, .safetensors or PyTorch .bin/.pt/.ckpt file, or shard index).",
+        abstract: "List the tensors of a checkpoint or pack (snapshot or component folder, .safetensors, PyTorch .bin/.pt/.ckpt, shard index, .gguf, or a compressed .zst).",
         discussion: """
             Reads headers only. For a diffusers snapshot (a folder with model_index.json) every component's \
             weights file is picked the way diffusers picks it (safetensors over .bin; --variant fp16 selects \
@@ -15,7 +15,7 @@ struct InspectCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "A snapshot folder, a component folder, a .safetensors or .bin/.pt/.pth/.ckpt file, or a *.index*.json file.")
+    @Argument(help: "A snapshot folder, a component folder, a .safetensors, .bin/.pt/.pth/.ckpt or .gguf file, a *.index*.json file, or a .safetensors.zst / .gguf.zst archive.")
     var path: String
 
     @Flag(help: "Print JSON (schema in docs/CLI.md) instead of tables.")

@@ -75,8 +75,8 @@ import SafetensorsReader
     @Test func helpSnapshot() {
         let help = IFConvertCommand.helpMessage(for: InspectCommand.self, columns: 100)
         #expect(help == """
-            OVERVIEW: List the tensors of a checkpoint (snapshot folder, component folder, .safetensors or
-            PyTorch .bin/.pt/.ckpt file, or shard index).
+            OVERVIEW: List the tensors of a checkpoint or pack (snapshot or component folder, .safetensors,
+            PyTorch .bin/.pt/.ckpt, shard index, .gguf, or a compressed .zst).
 
             Reads headers only. For a diffusers snapshot (a folder with model_index.json) every component's
             weights file is picked the way diffusers picks it (safetensors over .bin; --variant fp16 selects
@@ -87,8 +87,9 @@ import SafetensorsReader
             USAGE: ifconvert inspect <path> [--json] [--variant <variant>]
 
             ARGUMENTS:
-              <path>                  A snapshot folder, a component folder, a .safetensors or
-                                      .bin/.pt/.pth/.ckpt file, or a *.index*.json file.
+              <path>                  A snapshot folder, a component folder, a .safetensors,
+                                      .bin/.pt/.pth/.ckpt or .gguf file, a *.index*.json file, or a
+                                      .safetensors.zst / .gguf.zst archive.
 
             OPTIONS:
               --json                  Print JSON (schema in docs/CLI.md) instead of tables.
