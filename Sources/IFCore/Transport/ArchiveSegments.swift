@@ -14,16 +14,14 @@ public enum ArchiveSegments {
         return [ArchiveSegment(range: 0..<storage.byteCount, label: "bytes")]
     }
 
-    /// The tensors inside an archive, read lazily: a safetensors file's or a pack's.
+    /// The tensors inside an archive, read lazily: a pack's (GGUF magic) or a safetensors file's.
+    /// The inner format is recognized from its first bytes, so the archive's name does not matter.
     public static func openArchivedSource(_ archive: SeekableArchive) throws(TensorIOError) -> any TensorSource {
-        let inner = archive.path.hasSuffix(".zst") ? String(archive.path.dropLast(4)) : archive.path
-        if inner.hasSuffix(".safetensors") {
-            return try SafetensorsFile(storage: archive, path: archive.path)
-        }
-        if inner.hasSuffix(".gguf") {
+        let magic = try archive.materialize(0..<min(4, archive.byteCount)).copyBytes()
+        if magic == Array("GGUF".utf8) {
             return try Pack(gguf: GGUFFile(storage: archive, path: archive.path))
         }
-        throw .unsupported(path: archive.path, message: "reading tensors from this archive needs its inner file name to end in .safetensors or .gguf")
+        return try SafetensorsFile(storage: archive, path: archive.path)
     }
 
     /// Header (with metadata and tensor infos) up to the data section, then one segment per tensor;
