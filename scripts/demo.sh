@@ -5,7 +5,8 @@
 # them, verifies the text-encoder pack (float and q8_0) and its tokenizer against transformers'
 # reference bundles (fixtures/reference/), quantizes the UNet packs to q8_0, verifies float and q8_0
 # UNets against the diffusers reference bundles (single forwards and both sampling loops), writes
-# comparison PNGs to OUT/images/ and prints where the packs are.
+# comparison PNGs to OUT/images/, compresses the stage I UNet pack (seekable zstd) and checks it in
+# place, and prints where the packs are. OUT is the first argument (default: out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
@@ -43,5 +44,8 @@ for stage in I II; do
     "$bin" verify "$dir/$pack.gguf" --reference "fixtures/reference/loop-$stage.safetensors" --image-out "$out/images/$pack-$stage"
   done
 done
+echo "== ifconvert compress $out/IF-I-tiny/unet.gguf (seekable zstd), then check it in place" >&2
+"$bin" compress "$out/IF-I-tiny/unet.gguf" --force
+"$bin" check "$out/IF-I-tiny/unet.gguf.zst"
 echo "packs:" >&2
-ls -l "$out"/IF-I-tiny/*.gguf "$out"/IF-II-tiny/*.gguf
+ls -l "$out"/IF-I-tiny/*.gguf* "$out"/IF-II-tiny/*.gguf
