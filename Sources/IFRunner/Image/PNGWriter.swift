@@ -1,4 +1,4 @@
-import Foundation
+import IFCore
 
 /// A minimal PNG encoder (8-bit RGB, no interlace), no dependency: the IDAT stream is zlib with
 /// *stored* (uncompressed) deflate blocks, so only CRC-32 (chunks) and Adler-32 (zlib) are needed.
@@ -25,17 +25,14 @@ public enum PNGWriter {
         return png
     }
 
-    /// Writes a PNG atomically (temporary file, then rename).
+    /// Writes a PNG atomically (temporary file beside it, fsynced, then renamed: `AtomicFileWriter`).
     public static func write(rgb: [UInt8], width: Int, height: Int, to path: String) throws {
-        let data = Data(encode(rgb: rgb, width: width, height: height))
-        let temporary = path + ".partial"
-        do {
-            try data.write(to: URL(fileURLWithPath: temporary))
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        do throws(TensorIOError) {
+            let writer = try AtomicFileWriter(destination: path, overwrite: true)
+            try writer.write(encode(rgb: rgb, width: width, height: height))
+            try writer.commit()
         } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw RunnerError.io(.io(path: path, message: "cannot write PNG: \(error.localizedDescription)"))
+            throw RunnerError.io(error)
         }
     }
 

@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -17,17 +16,7 @@ enum UNetOps {
     /// Two threads for memory-bound loops big enough to be worth it (the machines have 2 cores;
     /// OpenBLAS owns the threads during GEMMs).
     static func parallelChunks(_ count: Int, minimumChunk: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
-        let chunks = count >= 2 * minimumChunk ? 2 : 1
-        if chunks == 1 { body(0..<count); return }
-        let per = (count + chunks - 1) / chunks
-        withoutActuallyEscaping(body) { escapable in
-            // SAFETY: the chunks are disjoint ranges; callers write only their own range.
-            nonisolated(unsafe) let work = escapable
-            DispatchQueue.concurrentPerform(iterations: chunks) { i in
-                let lo = i * per, hi = min(count, lo + per)
-                if lo < hi { work(lo..<hi) }
-            }
-        }
+        Parallel.forEachRange(count, chunks: count >= 2 * minimumChunk ? 2 : 1, body)
     }
 
     // MARK: - Layout
