@@ -123,7 +123,16 @@ public struct QuantTypePolicy: PackTypePolicy {
             case .q4_k: .q4_k
             case .int8: .int8Rowwise
             }
-            return try .quantized(source: info, encoding: encoding, rule: decision.provenance,
+            let (rows, _) = Dequantizer.rowView(of: info.shape)
+            let record = PackRecord(
+                originalName: info.name, shape: info.shape, dtype: .f32, sourceDType: info.dtype, encoding: encoding,
+                rule: decision.provenance, scaleGGUFName: scheme == .int8 ? PackNaming.scaleGGUFName(for: info.name) : nil)
+            var outputs = [GGUFTensorDeclaration(name: record.ggufName, type: scheme.storageType,
+                                                 shape: PackStorage.storageShape(for: info.shape, encoding: encoding))]
+            if let scaleName = record.scaleGGUFName {
+                outputs.append(GGUFTensorDeclaration(name: scaleName, type: .f32, shape: [rows]))
+            }
+            return PackTensorPlan(record: record, outputs: outputs,
                                   encoder: QuantizingEncoder(scheme: scheme, threads: threads, collector: collector), notes: notes)
         }
     }
