@@ -15,6 +15,17 @@ extension ByteStorage {
     public func materialize(_ range: Range<Int>) throws(TensorIOError) -> ByteSlice {
         ByteSlice(storage: self, range: range)
     }
+
+    /// `withUnsafeBytes` for bodies that throw `TensorIOError` (typed throws do not pass through
+    /// `rethrows`, which would widen the error to `any Error`).
+    public func withBytes<R>(
+        in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws(TensorIOError) -> R
+    ) throws(TensorIOError) -> R {
+        let result: Result<R, TensorIOError> = withUnsafeBytes(in: range) { raw in
+            do throws(TensorIOError) { return .success(try body(raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
 }
 
 /// Bytes that live on the heap: materialized non-contiguous views, inflated zip entries, test data.
@@ -59,6 +70,11 @@ public struct ByteSlice: Sendable {
 
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try storage.withUnsafeBytes(in: range, body)
+    }
+
+    /// `withUnsafeBytes` for bodies that throw `TensorIOError` (see `ByteStorage.withBytes`).
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws(TensorIOError) -> R) throws(TensorIOError) -> R {
+        try storage.withBytes(in: range, body)
     }
 
     /// A sub-range, relative to this slice.

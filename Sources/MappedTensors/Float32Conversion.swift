@@ -53,13 +53,25 @@ public enum Float32Conversion {
         precondition(raw.count >= count * dtype.byteSize)
         switch dtype {
         case .f32:
+            #if _endian(little)
+            UnsafeMutableRawBufferPointer(destination).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(count * 4)]))
+            #else
             for i in 0..<count { destination[i] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian) }
+            #endif
         case .f16, .bf16:
-            // Copy to aligned scratch first: file bytes are not guaranteed 2-byte aligned.
-            var scratch = [UInt16](repeating: 0, count: count)
-            scratch.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(count * 2)])) }
-            scratch.withUnsafeBufferPointer { s in
-                if dtype == .f16 { widenHalf(s, into: destination) } else { widenBFloat16(s, into: destination) }
+            // File bytes are not guaranteed 2-byte aligned: convert through an aligned scratch in
+            // bounded chunks.
+            let chunk = 4096
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: chunk) { scratch in
+                var start = 0
+                while start < count {
+                    let n = min(chunk, count - start)
+                    UnsafeMutableRawBufferPointer(scratch).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(start * 2)..<((start + n) * 2)]))
+                    let s = UnsafeBufferPointer(rebasing: scratch[0..<n])
+                    let d = UnsafeMutableBufferPointer(rebasing: destination[start..<(start + n)])
+                    if dtype == .f16 { widenHalf(s, into: d) } else { widenBFloat16(s, into: d) }
+                    start += n
+                }
             }
         case .f64:
             for i in 0..<count { destination[i] = Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self).littleEndian)) }

@@ -37,7 +37,7 @@ public struct JSONParser {
     /// Parses the JSON file at `path` (config.json, model_index.json, index files).
     public static func parse(contentsOf path: String) throws(TensorIOError) -> JSONValue {
         let file = try MappedFile(readingAt: path)
-        return try file.withAllBytes { bytes throws(TensorIOError) in try parse(bytes, path: path) }
+        return try file.withBytes(in: 0..<file.byteCount) { bytes throws(TensorIOError) in try parse(bytes, path: path) }
     }
 
     private init(bytes: UnsafeRawBufferPointer, path: String, positionBase: Int) {

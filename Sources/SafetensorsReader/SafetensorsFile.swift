@@ -19,9 +19,8 @@ public struct SafetensorsFile: TensorSource {
         let prefixCount = claimed <= UInt64(SafetensorsHeader.maximumHeaderByteCount)
             ? min(storage.byteCount, 8 + Int(claimed)) : min(storage.byteCount, 8)
         let prefix = try storage.materialize(0..<prefixCount)
-        let header = try prefix.storage.withAllBytes { bytes throws(TensorIOError) in
-            try SafetensorsHeader.parse(prefix: UnsafeRawBufferPointer(rebasing: bytes[prefix.range]),
-                                        fileByteCount: storage.byteCount, path: path)
+        let header = try prefix.withBytes { bytes throws(TensorIOError) in
+            try SafetensorsHeader.parse(prefix: bytes, fileByteCount: storage.byteCount, path: path)
         }
         self.path = path
         self.storage = storage

@@ -125,38 +125,17 @@ public enum Dequantizer {
         return rowBytes
     }
 
-    /// Plain (block size 1) types, widened element by element; fp16/bf16 through the F16C helper.
+    /// Plain (block size 1) types, through `Float32Conversion.widen` (fp16/bf16 via the F16C helper).
     private static func widenPlain(_ src: UnsafeRawPointer, type: GGMLType, count: Int, into dst: UnsafeMutablePointer<Float>) {
-        let out = UnsafeMutableBufferPointer(start: dst, count: count)
-        switch type {
-        case .f32:
-            UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: count * 4)
-        case .f16, .bf16:
-            // File bytes need not be 2-byte aligned: convert through an aligned scratch in chunks.
-            let chunk = 4096
-            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: chunk) { scratch in
-                var start = 0
-                while start < count {
-                    let n = min(chunk, count - start)
-                    UnsafeMutableRawPointer(scratch.baseAddress!).copyMemory(from: src + start * 2, byteCount: n * 2)
-                    let s = UnsafeBufferPointer(rebasing: scratch[0..<n])
-                    let d = UnsafeMutableBufferPointer(rebasing: out[start..<(start + n)])
-                    if type == .f16 { Float32Conversion.widenHalf(s, into: d) } else { Float32Conversion.widenBFloat16(s, into: d) }
-                    start += n
-                }
-            }
-        case .f64:
-            for i in 0..<count { out[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))) }
-        case .i8:
-            for i in 0..<count { out[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
-        case .i16:
-            for i in 0..<count { out[i] = Float(Int16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: Int16.self))) }
-        case .i32:
-            for i in 0..<count { out[i] = Float(Int32(littleEndian: src.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))) }
-        case .i64:
-            for i in 0..<count { out[i] = Float(Int64(littleEndian: src.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))) }
-        case .q8_0, .q4_0, .q4_k:
+        guard let dtype = PackStorage.dtype(of: type) else {
             preconditionFailure("quantized types are dispatched before widenPlain")
+        }
+        do {
+            try Float32Conversion.widen(UnsafeRawBufferPointer(start: src, count: count * dtype.byteSize), dtype: dtype,
+                                        into: UnsafeMutableBufferPointer(start: dst, count: count))
+        } catch {
+            // SAFETY: `widen` throws only for f8 dtypes, which no GGML type maps to.
+            preconditionFailure("\(error)")
         }
     }
 }
