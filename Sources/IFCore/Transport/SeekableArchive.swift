@@ -23,7 +23,6 @@ public final class SeekableArchive: ByteStorage, @unchecked Sendable {
 
     public var storageDescription: String { path }
     public var frameCount: Int { frames.count }
-    public var compressedByteCount: Int { file.byteCount }
 
     public init(readingAt path: String) throws(TransportError) {
         self.path = path
@@ -197,10 +196,5 @@ public final class SeekableArchive: ByteStorage, @unchecked Sendable {
             progress(frames[index].decompressedRange.upperBound, byteCount)
         }
         try writer.commit()
-    }
-
-    /// Frame labels and sizes, for `inspect`.
-    public var frameSummaries: [(label: String, compressedByteCount: Int, byteCount: Int, shuffled: Bool)] {
-        frames.map { ($0.label, $0.compressedRange.count, $0.decompressedRange.count, $0.shuffled) }
     }
 }

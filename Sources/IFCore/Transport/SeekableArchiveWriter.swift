@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// Compresses a file into a seekable archive (see `SeekableArchiveFormat`).
