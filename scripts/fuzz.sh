@@ -7,25 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"; shift || true
 out=.build/fuzz
-mkdir -p "$out/modules" "$out/corpus"
-
-# CHalfConvert (MappedTensors imports it): a module map for swiftc and an instrumented object.
-cat > "$out/modules/module.modulemap" <<MAP
-module CHalfConvert {
-    header "$PWD/Sources/CHalfConvert/include/chalfconvert.h"
-    export *
-}
-MAP
-clang -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/CHalfConvert/include -c Sources/CHalfConvert/halfconvert.c -o "$out/halfconvert.o"
-
-flags=(-O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 -I "$out/modules")
-swiftc "${flags[@]}" -emit-library -static -module-name MappedTensors \
-  -emit-module -emit-module-path "$out/modules/MappedTensors.swiftmodule" \
-  Sources/MappedTensors/*.swift -o "$out/libMappedTensors.a"
-swiftc "${flags[@]}" -emit-library -static -module-name SafetensorsReader \
+mkdir -p "$out/corpus"
+. scripts/fuzz-common.sh
+fuzz_build_mapped_tensors
+build swiftc "${flags[@]}" -emit-library -static -module-name SafetensorsReader \
   -emit-module -emit-module-path "$out/modules/SafetensorsReader.swiftmodule" \
   Sources/SafetensorsReader/*.swift -o "$out/libSafetensorsReader.a"
-swiftc "${flags[@]}" -module-name SafetensorsFuzz Fuzz/SafetensorsFuzz/main.swift \
+build swiftc "${flags[@]}" -module-name SafetensorsFuzz Fuzz/SafetensorsFuzz/main.swift \
   "$out/libSafetensorsReader.a" "$out/libMappedTensors.a" "$out/halfconvert.o" -o "$out/safetensors-fuzz"
 
 echo "fuzzing for ${seconds}s (corpus $out/corpus)" >&2

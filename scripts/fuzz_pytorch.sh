@@ -9,24 +9,8 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 targets="${2:-pickle zip checkpoint}"
 out=.build/fuzz-pytorch
-mkdir -p "$out/modules"
-
-# CHalfConvert (MappedTensors imports it): a module map for swiftc and an instrumented object.
-cat > "$out/modules/module.modulemap" <<MAP
-module CHalfConvert {
-    header "$PWD/Sources/CHalfConvert/include/chalfconvert.h"
-    export *
-}
-MAP
-clang -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/CHalfConvert/include -c Sources/CHalfConvert/halfconvert.c -o "$out/halfconvert.o"
-
-# ld.gold prints thousands of harmless "Cannot export local symbol __asan_*" warnings: keep them in a log.
-build() { "$@" >>"$out/build.log" 2>&1 || { grep -v "Cannot export local symbol" "$out/build.log" >&2; exit 2; }; }
-: >"$out/build.log"
-flags=(-O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 -I "$out/modules" -I Sources/CZlib)
-build swiftc "${flags[@]}" -emit-library -static -module-name MappedTensors \
-  -emit-module -emit-module-path "$out/modules/MappedTensors.swiftmodule" \
-  Sources/MappedTensors/*.swift -o "$out/libMappedTensors.a"
+. scripts/fuzz-common.sh
+fuzz_build_mapped_tensors -I Sources/CZlib
 build swiftc "${flags[@]}" -emit-library -static -module-name PyTorchReader \
   -emit-module -emit-module-path "$out/modules/PyTorchReader.swiftmodule" \
   $(find Sources/PyTorchReader -name '*.swift') -o "$out/libPyTorchReader.a"

@@ -120,11 +120,3 @@ extension TransportJobs {
         return try source.tensor(named: name).data.materialized().copyBytes()
     }
 }
-
-enum JSONOutput {
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-}

@@ -74,15 +74,13 @@ struct ConvertCommand: ParsableCommand {
 
     func validate() throws {
         guard rule.isEmpty || type?.scheme != nil else { throw ValidationError("--rule needs a quantizing --type (q8_0, int8, q4_0, q4_k)") }
-        for text in rule {
-            do { _ = try QuantRule(parsing: text) } catch { throw ValidationError(error.description) }
-        }
+        _ = try QuantRule.fromOptions(rule)
     }
 
     func request() throws -> ConvertRequest {
         let policy: any PackTypePolicy
         if let scheme = type?.scheme {
-            policy = QuantTypePolicy(policy: QuantPolicy(scheme: scheme, rules: try rule.map { try QuantRule(parsing: $0) }))
+            policy = QuantTypePolicy(policy: QuantPolicy(scheme: scheme, rules: try QuantRule.fromOptions(rule)))
         } else {
             policy = FloatCastPolicy(target: type?.policyTarget, castT5FeedForwardOutput: castT5Wo)
         }

@@ -55,7 +55,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try Console.exitingOnError("generate") {
             func model(_ path: String) throws -> StageModel { try StageModel(path: path, variant: variant, fallbackToAnyVariant: variant == nil) }
             var options = TextToImage.Options(prompt: prompt)
             options.negativePrompt = negativePrompt
@@ -66,13 +66,10 @@ struct GenerateCommand: ParsableCommand {
             options.seed = seed
             let result = try TextToImage.generate(textEncoder: try model(textEncoder), stageI: try model(stageI),
                                                   stageII: try stageII.map(model), options: options) { message in
-                FileHandle.standardError.write(Data("\(message)\n".utf8))
+                Console.error("\(message)\n")
             }
             try TextToImage.writePNG(result.image, size: result.size, to: output)
             print(output)
-        } catch {
-            FileHandle.standardError.write(Data("ifconvert generate: \(error)\n".utf8))
-            throw ExitCode(2)
         }
     }
 }

@@ -56,14 +56,12 @@ struct QuantizeCommand: ParsableCommand {
     func validate() throws {
         guard dryRun || output != nil else { throw ValidationError("name the output pack with -o (or use --dry-run)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        for text in rule {
-            do { _ = try QuantRule(parsing: text) } catch { throw ValidationError(error.description) }
-        }
+        _ = try QuantRule.fromOptions(rule)
     }
 
     func run() throws {
         TemporaryFiles.removeOnInterrupt()
-        let rules = try rule.map { try QuantRule(parsing: $0) }
+        let rules = try QuantRule.fromOptions(rule)
         let bar = ProgressBar(label: "quantize", quiet: json)
         let outcome = try PackQuantizer.run(
             QuantizeRequest(inputPath: pack, outputPath: output, scheme: type, rules: rules, allowRequantize: allowRequantize,

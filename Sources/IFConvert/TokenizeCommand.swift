@@ -21,13 +21,9 @@ struct TokenizeCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let encodings: [T5Tokenizer.Encoding]
-        do {
+        let encodings = try Console.exitingOnError("tokenize") {
             let tokenizer = try StageModel(path: model).tokenizer()
-            encodings = try prompts.map { try tokenizer.encode($0) }
-        } catch {
-            FileHandle.standardError.write(Data("ifconvert tokenize: \(error)\n".utf8))
-            throw ExitCode(2)
+            return try prompts.map { try tokenizer.encode($0) }
         }
         if json {
             let objects = zip(prompts, encodings).map { prompt, encoding in

@@ -38,14 +38,10 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report: VerifyReport
-        do {
+        let report = try Console.exitingOnError("verify") {
             let model = try StageModel(path: model, variant: variant, fallbackToAnyVariant: variant == nil)
             let bundle = try Verifier.openBundle(at: reference)
-            report = try Verifier.verify(model: model, bundle: bundle, tolerance: tolerance, imageDirectory: imageOut)
-        } catch {
-            FileHandle.standardError.write(Data("ifconvert verify: \(error)\n".utf8))
-            throw ExitCode(2)
+            return try Verifier.verify(model: model, bundle: bundle, tolerance: tolerance, imageDirectory: imageOut)
         }
         print(json ? try report.jsonText() : report.text)
         if !report.passed { throw ExitCode(1) }

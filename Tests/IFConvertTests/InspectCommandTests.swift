@@ -47,7 +47,7 @@ import SafetensorsReader
         #expect(ok.status == 0 && ok.stderr.isEmpty)
         #expect(try JSONParser.parse(Array(ok.stdout.utf8), path: "stdout").objectValue?["tensor_count"] == .int(2))
 
-        let bad = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/malformed/duplicate_keys.safetensors"])
+        let bad = try Self.run(["inspect", CLI.repoRoot + "/fixtures/malformed/duplicate_keys.safetensors"])
         #expect(bad.status == 1)
         #expect(bad.stdout.isEmpty)
         #expect(bad.stderr.contains("duplicate_keys.safetensors: invalid JSON at byte"))
@@ -57,7 +57,7 @@ import SafetensorsReader
     /// PyTorch files through the binary: skipped objects and the state dict prefix in the JSON; a
     /// hostile archive is one error line on stderr.
     @Test func endToEndPyTorch() throws {
-        let ok = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/torch/nested.ckpt", "--json"])
+        let ok = try Self.run(["inspect", CLI.repoRoot + "/fixtures/torch/nested.ckpt", "--json"])
         #expect(ok.status == 0 && ok.stderr.isEmpty)
         let root = try #require(try JSONParser.parse(Array(ok.stdout.utf8), path: "stdout").objectValue)
         #expect(root["format"] == .string("pytorch-zip"))
@@ -66,7 +66,7 @@ import SafetensorsReader
         #expect(component["skipped_objects"]?.arrayValue?.first == .object(JSONObject([
             ("path", .string("hyper_parameters")), ("global", .string("argparse.Namespace"))])))
 
-        let bad = try Self.run(["inspect", SnapshotRepoRoot.path + "/fixtures/torch/hostile/path_traversal.pt"])
+        let bad = try Self.run(["inspect", CLI.repoRoot + "/fixtures/torch/hostile/path_traversal.pt"])
         #expect(bad.status == 1 && bad.stdout.isEmpty)
         #expect(bad.stderr.contains("'../../etc/passwd' escapes the archive folder (path traversal)"))
         #expect(bad.stderr.split(separator: "\n").count == 1)
@@ -101,37 +101,16 @@ import SafetensorsReader
     }
 
     static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        _ = try #require(Self.binary, "ifconvert binary not built next to the tests")
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binaryURL.path), "ifconvert binary not built next to the tests")
         let result = try CLI.run(arguments)
         return (result.status, result.stdout, result.stderr)
     }
-
-    static let binary: String? = {
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = url.appendingPathComponent("ifconvert").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            url.deleteLastPathComponent()
-        }
-        return nil
-    }()
-}
-
-enum SnapshotRepoRoot {
-    static let path: String = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
-            url.deleteLastPathComponent()
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }()
 }
 
 @Suite struct InspectFixtureEndToEndTests {
     /// `ifconvert inspect fixtures/IF-I-tiny --variant fp16 --json` through the built binary.
     @Test func tinySnapshotJSON() throws {
-        let path = SnapshotRepoRoot.path + "/fixtures/IF-I-tiny"
+        let path = CLI.repoRoot + "/fixtures/IF-I-tiny"
         let result = try InspectCommandTests.run(["inspect", path, "--variant", "fp16", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let root = try #require(try JSONParser.parse(Array(result.stdout.utf8), path: "stdout").objectValue)
@@ -158,7 +137,7 @@ enum SnapshotRepoRoot {
     }
 
     @Test func humanTableOnTheFixture() throws {
-        let output = try InspectCommand.parse([SnapshotRepoRoot.path + "/fixtures/IF-I-tiny/text_encoder"]).output()
+        let output = try InspectCommand.parse([CLI.repoRoot + "/fixtures/IF-I-tiny/text_encoder"]).output()
         #expect(output.contains("format      safetensors-sharded\n"))
         #expect(output.contains("encoder.block.0.layer.1.DenseReluDense.wo.weight"))
     }

@@ -4,14 +4,7 @@ import SafetensorsReader
 
 /// Repository paths for tests: the root is the folder above Tests/ that holds Package.swift.
 enum SnapshotRepo {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
-            url.deleteLastPathComponent()
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }()
+    static let root = repositoryRoot()
 
     static func fixture(_ relative: String) -> String { root + "/fixtures/" + relative }
 }

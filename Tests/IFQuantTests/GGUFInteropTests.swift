@@ -7,13 +7,7 @@ import IFCore
 /// scripts/fixturegen/quant_reference.py with gguf 0.19.0 / numpy 2.4.6; see its manifest.json).
 @Suite("GGUF interop (gguf-py fixtures)")
 struct GGUFInteropTests {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url.appendingPathComponent("fixtures/quant")
-    }()
+    static let root = repositoryRoot().appendingPathComponent("fixtures/quant")
 
     static func bytes(_ name: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: root.appendingPathComponent(name)))

@@ -8,11 +8,7 @@ import SafetensorsReader
 /// (PackQuantizer) -> read back and dequantized.
 @Suite("Pack quantization on fixtures/IF-I-tiny")
 struct PackQuantizerTests {
-    static let repo: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let repo = repositoryRoot()
     static let unetPath = repo.appendingPathComponent("fixtures/IF-I-tiny/unet/diffusion_pytorch_model.fp16.safetensors").path
     static let t5Path = repo.appendingPathComponent("fixtures/IF-I-tiny/text_encoder/model.fp16-00001-of-00002.safetensors").path
 

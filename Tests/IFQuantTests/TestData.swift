@@ -1,3 +1,4 @@
+import Foundation
 import IFCore
 @testable import IFQuant
 
@@ -61,4 +62,11 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
 
 func view(_ name: String, _ values: [Float], shape: [Int]) -> TensorView {
     TensorView(name: name, dtype: .f32, shape: shape, data: ByteSlice(bytes: floatBytes(values)))
+}
+
+/// The repository root (the folder holding Package.swift), found from this file's path.
+func repositoryRoot(filePath: String = #filePath) -> URL {
+    var url = URL(fileURLWithPath: filePath).deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
+    return url
 }

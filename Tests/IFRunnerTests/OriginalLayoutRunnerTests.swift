@@ -11,7 +11,7 @@ import Testing
 struct OriginalLayoutRunnerTests {
     /// The forward of `model` on the unet-II reference inputs, and the reference output.
     func referenceForward(_ model: IFUNet) throws -> (output: [Float], expected: [Float]) {
-        let bundle = try SafetensorsFile(readingAt: unetRepositoryRoot().appendingPathComponent("fixtures/reference/unet-II.safetensors").path)
+        let bundle = try SafetensorsFile(readingAt: repositoryRoot().appendingPathComponent("fixtures/reference/unet-II.safetensors").path)
         let sample = try bundle.tensor(named: "in.sample")
         let text = try bundle.tensor(named: "in.encoder_hidden_states")
         let batch = sample.shape[0]
@@ -26,7 +26,7 @@ struct OriginalLayoutRunnerTests {
 
     @Test("IF-II-tiny: packs converted from either layout run to identical outputs")
     func packsFromEitherLayout() throws {
-        let snapshot = unetRepositoryRoot().appendingPathComponent("fixtures/IF-II-tiny").path
+        let snapshot = repositoryRoot().appendingPathComponent("fixtures/IF-II-tiny").path
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ifconvert-origrun-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -47,7 +47,7 @@ struct OriginalLayoutRunnerTests {
 
     @Test("IF-II-tiny: original layout forward == diffusers layout forward, and matches unet-II reference")
     func stageIIForward() throws {
-        let root = unetRepositoryRoot()
+        let root = repositoryRoot()
         let snapshot = root.appendingPathComponent("fixtures/IF-II-tiny")
         let original = try OriginalLayoutSource(configAt: snapshot.appendingPathComponent("config.yml").path,
                                                 checkpointAt: snapshot.appendingPathComponent("pytorch_model.bin").path)

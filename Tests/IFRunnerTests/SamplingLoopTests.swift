@@ -21,7 +21,7 @@ struct SamplingLoopTests {
 
     @Test(arguments: ["I", "II"])
     func verifyReplaysTheLoop(stage: String) throws {
-        let root = unetRepositoryRoot()
+        let root = repositoryRoot()
         let images = FileManager.default.temporaryDirectory.appendingPathComponent("ifconvert-loop-\(stage)-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: images) }
         let model = try StageModel(path: root.appendingPathComponent("fixtures/IF-\(stage)-tiny").path, variant: "fp16")
@@ -43,7 +43,7 @@ struct SamplingLoopTests {
     }
 
     @Test func perturbedLoopReferenceFails() throws {
-        let root = unetRepositoryRoot()
+        let root = repositoryRoot()
         let bundle = try Verifier.openBundle(at: root.appendingPathComponent("fixtures/reference/loop-I.safetensors").path)
         let perturbed = try UNetPerturbedSource(base: bundle.source, name: "out.image") { $0.map { $0 + 0.01 } }
         let report = try Verifier.verify(model: try StageModel(path: root.appendingPathComponent("fixtures/IF-I-tiny").path, variant: "fp16"),
@@ -64,7 +64,7 @@ struct SamplingLoopTests {
 @Suite("Text to image")
 struct TextToImageTests {
     @Test func generatesDeterministicImagesFromTheFixtures() throws {
-        let root = unetRepositoryRoot()
+        let root = repositoryRoot()
         let stageI = try StageModel(path: root.appendingPathComponent("fixtures/IF-I-tiny").path, variant: "fp16")
         let stageII = try StageModel(path: root.appendingPathComponent("fixtures/IF-II-tiny").path, variant: "fp16")
         var options = TextToImage.Options(prompt: "a red fox in the snow")

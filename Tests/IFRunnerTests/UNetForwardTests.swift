@@ -15,8 +15,8 @@ final class RecordingObserver: ActivationObserver {
 /// AttnAddedKVProcessor, weights as stored in the snapshots).
 @Suite("UNet forward vs diffusers")
 struct UNetForwardTests {
-    static func snapshot(_ stage: String) -> String { unetRepositoryRoot().appendingPathComponent("fixtures/IF-\(stage)-tiny").path }
-    static func bundlePath(_ name: String) -> String { unetRepositoryRoot().appendingPathComponent("fixtures/reference/\(name).safetensors").path }
+    static func snapshot(_ stage: String) -> String { repositoryRoot().appendingPathComponent("fixtures/IF-\(stage)-tiny").path }
+    static func bundlePath(_ name: String) -> String { repositoryRoot().appendingPathComponent("fixtures/reference/\(name).safetensors").path }
 
     static func bundle(_ stage: String) throws -> ReferenceBundle { try Verifier.openBundle(at: bundlePath("unet-\(stage)")) }
 

@@ -28,16 +28,6 @@ struct UNetPerturbedSource: TensorSource {
     func tensor(named n: String) throws(TensorIOError) -> TensorView { n == name ? replacement : try base.tensor(named: n) }
 }
 
-/// The repository root (the folder holding Package.swift), found from this file's path.
-func unetRepositoryRoot(filePath: String = #filePath) -> URL {
-    var url = URL(fileURLWithPath: filePath).deletingLastPathComponent()
-    while url.path != "/" {
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        url = url.deletingLastPathComponent()
-    }
-    fatalError("no Package.swift above \(filePath)")
-}
-
 /// sqrt(sum (a-b)^2) / sqrt(sum b^2), accumulated in Double.
 func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
     precondition(a.count == b.count)
@@ -56,15 +46,8 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
 
 /// Deterministic test data (SplitMix64), uniform in [-scale, scale].
 func unetRandomFloats(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
-    var state = seed
-    return (0..<count).map { _ in
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return (Float(z >> 40) / Float(1 << 24) * 2 - 1) * scale
-    }
+    var generator = SeededGenerator(seed: seed)
+    return (0..<count).map { _ in (Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
 }
 
 /// Tensors held in memory (f32 or f16), served as a TensorSource for building small layers.

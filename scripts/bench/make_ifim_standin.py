@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the benchmark input: an fp16 GGUF of the IF-I-M stand-in UNet (IF-FACTS section 9:
 block_out_channels [192, 384, 576, 768], 371,605,830 parameters, ~0.74 GB) with seeded random
-weights, built from diffusers on the meta device. Large data: keep it outside the repo.
+weights, built from diffusers on the meta device from unet_bench.CONFIG (the UNet unet.sh times).
+Large data: keep it outside the repo.
 
     /work/main/.venv/bin/python scripts/bench/make_ifim_standin.py /work/bench-data/ifim-standin.f16.gguf
 """
@@ -17,20 +18,13 @@ import torch
 from diffusers import UNet2DConditionModel
 import gguf
 
-CONFIG = dict(
-    act_fn="gelu", addition_embed_type="text", addition_embed_type_num_heads=64, attention_head_dim=64,
-    block_out_channels=[192, 384, 576, 768], class_embed_type=None, cross_attention_dim=768,
-    cross_attention_norm="group_norm",
-    down_block_types=["ResnetDownsampleBlock2D"] + ["SimpleCrossAttnDownBlock2D"] * 3,
-    encoder_hid_dim=4096, encoder_hid_dim_type="text_proj", in_channels=3, layers_per_block=3,
-    mid_block_type="UNetMidBlock2DSimpleCrossAttn", out_channels=6, resnet_time_scale_shift="scale_shift",
-    sample_size=64, up_block_types=["SimpleCrossAttnUpBlock2D"] * 3 + ["ResnetUpsampleBlock2D"],
-)
+# The same UNet scripts/bench/unet.sh times (one definition of the stand-in for both benchmarks).
+from unet_bench import CONFIG
 
 
 def main(out: pathlib.Path) -> None:
     with torch.device("meta"):
-        unet = UNet2DConditionModel(**CONFIG)
+        unet = UNet2DConditionModel.from_config(CONFIG)
     shapes = [(k, tuple(v.shape)) for k, v in unet.state_dict().items()]
     rng = np.random.default_rng(0)
     out.parent.mkdir(parents=True, exist_ok=True)

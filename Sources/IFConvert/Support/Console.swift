@@ -1,3 +1,4 @@
+import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,6 +9,17 @@ import Darwin
 enum Console {
     static func error(_ text: String) {
         writeAll(STDERR_FILENO, text)
+    }
+
+    /// Runs `body`; an error it throws becomes one line `ifconvert COMMAND: error` on stderr and
+    /// exit status 2 (bad input; 1 is kept for a check that ran and failed).
+    static func exitingOnError<T>(_ command: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            self.error("ifconvert \(command): \(error)\n")
+            throw ExitCode(2)
+        }
     }
 
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
