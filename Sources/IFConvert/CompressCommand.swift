@@ -42,10 +42,11 @@ struct CompressCommand: ParsableCommand {
     func run() throws {
         TemporaryFiles.removeOnInterrupt()
         let destination = output ?? input + ".zst"
-        let summary = try TransportJobs.compress(
-            input: input, output: destination,
-            options: .init(level: level, threads: threads, shuffle: shuffle, overwrite: force),
-            progress: ProgressBar(label: "compress", quiet: json))
+        let bar = ProgressBar(label: "compress", quiet: json)
+        let summary = try SeekableArchiveWriter.compressFile(
+            at: input, to: destination,
+            options: .init(level: level, threads: threads, shuffle: shuffle, overwrite: force)) { bar.update(done: $0, total: $1) }
+        bar.finish()
         if json {
             print(try JSONOutput.encode(summary))
         } else {
@@ -84,7 +85,7 @@ struct DecompressCommand: ParsableCommand {
         let destination = output ?? String(input.dropLast(4))
         let archive = try SeekableArchive(readingAt: input)
         if let tensor {
-            let bytes = try TransportJobs.tensorBytes(named: tensor, in: archive)
+            let bytes = try archive.tensorBytes(named: tensor)
             let writer = try AtomicFileWriter(destination: destination, overwrite: force)
             try writer.write(bytes)
             try writer.commit()
@@ -95,28 +96,5 @@ struct DecompressCommand: ParsableCommand {
         try archive.restore(to: destination, overwrite: force) { bar.update(done: $0, total: $1) }
         bar.finish()
         print("\(destination): \(ProgressBar.bytes(archive.byteCount)) restored from \(archive.frameCount) frames")
-    }
-}
-
-/// The library calls behind `compress` (kept out of the command so tests and benchmarks share them).
-enum TransportJobs {
-    static func compress(input: String, output: String, options: SeekableArchiveWriter.Options,
-                         progress: ProgressBar) throws -> SeekableArchiveWriter.Summary {
-        let file = try MappedFile(readingAt: input)
-        let segments = try ArchiveSegments.forFile(at: input, storage: file)
-        let summary = try SeekableArchiveWriter.write(source: file, segments: segments, to: output, options: options) {
-            progress.update(done: $0, total: $1)
-        }
-        progress.finish()
-        return summary
-    }
-}
-
-extension TransportJobs {
-    /// One tensor's bytes from an archive of a safetensors file or a pack, decoding only the
-    /// frames of the header and of that tensor.
-    static func tensorBytes(named name: String, in archive: SeekableArchive) throws -> [UInt8] {
-        let source = try ArchiveSegments.openArchivedSource(archive)
-        return try source.tensor(named: name).data.materialized().copyBytes()
     }
 }

@@ -188,6 +188,12 @@ public final class SeekableArchive: ByteStorage, @unchecked Sendable {
         return try bytes.withUnsafeBytes(body)
     }
 
+    /// One tensor's bytes (a pack's or a safetensors file's), decoding only the frames of the
+    /// header and of that tensor.
+    public func tensorBytes(named name: String) throws(TensorIOError) -> [UInt8] {
+        try ArchiveSegments.openArchivedSource(self).tensor(named: name).data.materialized().copyBytes()
+    }
+
     /// Writes the original file to `destination` (temp file + rename), frame by frame.
     public func restore(to destination: String, overwrite: Bool, progress: (Int, Int) -> Void = { _, _ in }) throws {
         let writer = try AtomicFileWriter(destination: destination, overwrite: overwrite)

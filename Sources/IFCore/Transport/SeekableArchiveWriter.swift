@@ -34,6 +34,16 @@ public enum SeekableArchiveWriter {
         }
     }
 
+    /// Compresses the file at `path` (a pack, a safetensors file, or any file) into `destination`,
+    /// with frames split at its tensor boundaries.
+    public static func compressFile(
+        at path: String, to destination: String, options: Options, progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> Summary {
+        let file = try MappedFile(readingAt: path)
+        let segments = try ArchiveSegments.forFile(at: path, storage: file)
+        return try write(source: file, segments: segments, to: destination, options: options, progress: progress)
+    }
+
     /// Compresses `source` (the whole storage) split at `segments` into `destination`.
     /// `progress` is called with (bytes done, bytes total) from the writing thread.
     public static func write(
