@@ -21,16 +21,19 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSentencePieceLib", pkgConfig: "sentencepiece",
                        providers: [.apt(["libsentencepiece-dev"])]),
         // extern "C" shim over sentencepiece's C++ API: one exception boundary, thread-local last error.
         .target(name: "CSentencePiece", dependencies: ["CSentencePieceLib"]),
         // fp16/bf16 <-> fp32 bulk conversion with F16C/AVX2 (runtime-dispatched, no unsafeFlags).
         .target(name: "CHalfConvert"),
-        // CRC32C (SSE4.2) and SHA-256 (SHA extensions) hardware paths for pack checksums/provenance.
+        // CRC32C (SSE4.2) hardware path for the pack's per-tensor checksums.
         .target(name: "CChecksum"),
         // q8_0 / int8-rowwise quantizing kernels with AVX2/F16C (runtime-dispatched), bit-exact with IFQuant's reference.
         .target(name: "CQuantKernels"),
+        // Y = X Wᵀ from fp16/bf16 weight rows with AVX-512 or AVX2 micro-kernels (runtime-dispatched).
+        .target(name: "CWeightGemm"),
 
         // MARK: Swift modules
         // Memory mapping, byte views, dtypes, checked little-endian decoding: what every reader shares.
@@ -38,9 +41,9 @@ let package = Package(
         .target(name: "SafetensorsReader", dependencies: ["MappedTensors"]),
         .target(name: "PyTorchReader", dependencies: ["MappedTensors", "CZlib"]),
         // Snapshot discovery, the GGUF pack (write/read/check), tensor types and their dequantization.
-        .target(name: "IFCore", dependencies: ["MappedTensors", "SafetensorsReader", "PyTorchReader", "CZstd", "CChecksum"]),
+        .target(name: "IFCore", dependencies: ["MappedTensors", "SafetensorsReader", "PyTorchReader", "CZstd", "CChecksum", "CCrypto"]),
         // CPU reference runner: kernels (OpenBLAS), T5 encoder + tokenizer, IF UNets, DDPM loops, verify.
-        .target(name: "IFRunner", dependencies: ["IFCore", "SafetensorsReader", "COpenBLAS", "CSentencePiece"]),
+        .target(name: "IFRunner", dependencies: ["IFCore", "SafetensorsReader", "COpenBLAS", "CSentencePiece", "CWeightGemm"]),
         // Producing quantized tensors: schemes, policy, error reports.
         .target(name: "IFQuant", dependencies: ["IFCore", "CQuantKernels"]),
         .executableTarget(

@@ -150,6 +150,46 @@ struct LinearWeightTests {
         #expect(maxScaledError(fast, slow) <= KernelTolerance.gemm)
     }
 
+    /// The direct kernel (CWeightGemm) at shapes that cross its blocks: rows vs its 32/16-row blocks
+    /// and 256/128-row chunks, out features vs its 12/6-row weight blocks and the thread split, k vs
+    /// its chunks (2300 columns at 300 rows: three) and tails shorter than one vector; the other
+    /// paths (tiled or in-place sgemm) on the same inputs.
+    @Test(arguments: [DType.f16, .bf16, .f32], [(1, 1, 1), (33, 13, 257), (154, 25, 300), (70, 130, 529), (5, 7, 15), (300, 27, 2300)])
+    func directKernelMatchesReference(dtype: DType, shape: (rows: Int, out: Int, inCount: Int)) throws {
+        let (rows, out, inCount) = shape
+        let weights = randomFloats(out * inCount, seed: 51)
+        let view = heapView(name: "w", dtype: dtype, shape: [out, inCount], floats: weights)
+        let stored = weights.map { roundTripped($0, dtype) }
+        let x = randomFloats(rows * inCount, seed: 52)
+        var slow = [Float](repeating: 0, count: rows * out)
+        Kernels.Reference.sgemm(transposeA: false, transposeB: true, m: rows, n: out, k: inCount,
+                                a: x, lda: inCount, b: stored, ldb: inCount, c: &slow, ldc: out)
+        for useKernel in [true, false] {
+            let linear = LinearWeight(name: "w", decoder: try DenseRowDecoder(view: view), bias: nil, useDirectKernel: useKernel)
+            #expect(maxScaledError(linear.apply(x, rows: rows), slow) <= KernelTolerance.gemm, "kernel \(useKernel)")
+        }
+        // Every kernel this CPU runs (an AVX-512 machine also runs the AVX2 one).
+        let decoder = try DenseRowDecoder(view: view)
+        for kernel in WeightGemm.supported {
+            var fast = [Float](repeating: .nan, count: rows * out)
+            let used = decoder.withDenseRows { weights, dtype in
+                x.withUnsafeBufferPointer { input in
+                    fast.withUnsafeMutableBufferPointer { output in
+                        WeightGemm.multiply(input.baseAddress!, rows: rows, k: inCount, weights: weights, dtype: dtype, n: out,
+                                            output: output.baseAddress!, kernel: kernel)
+                    }
+                }
+            }
+            #expect(used)
+            #expect(maxScaledError(fast, slow) <= KernelTolerance.gemm, "\(kernel)")
+        }
+    }
+
+    @Test func directKernelRunsOnAVX2Machines() {
+        // The fast path must not silently fall back where the CPU has what it needs.
+        if Kernels.cpuSupportsAVX2FMA { #expect(WeightGemm.isAvailable) }
+    }
+
     @Test func convWeightIsViewedAsMatrix() throws {
         let view = heapView(name: "conv", dtype: .f16, shape: [4, 3, 3, 3], floats: randomFloats(108, seed: 5))
         let decoder = try DenseRowDecoder(view: view)

@@ -13,6 +13,9 @@ public protocol WeightRowDecoder: Sendable {
     /// Runs `body` on the whole weight when it already is contiguous, aligned fp32 (no copy);
     /// returns false (without calling `body`) otherwise.
     func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool
+    /// Runs `body` on the whole weight when it is contiguous, aligned F16, BF16 or F32 rows that
+    /// `WeightGemm` reads in place; returns false (without calling `body`) otherwise.
+    func withDenseRows(_ body: (_ elements: UnsafeRawPointer, _ dtype: DType) -> Void) -> Bool
     /// Brings the stored bytes into memory now (page faults of a file mapping happen at load time,
     /// not in the first computation).
     func prefault()
@@ -20,6 +23,7 @@ public protocol WeightRowDecoder: Sendable {
 
 extension WeightRowDecoder {
     public func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool { false }
+    public func withDenseRows(_ body: (_ elements: UnsafeRawPointer, _ dtype: DType) -> Void) -> Bool { false }
     public func prefault() {}
 }
 
@@ -47,9 +51,11 @@ public func prefaultPages(of slice: ByteSlice) {
     }
 }
 
-/// `y = x W^T (+ b)` for a weight `W [out, in]` of any stored type. f32 weights are used in place;
-/// f16/bf16 are widened and quantized types dequantized one tile of output rows at a time into a
-/// bounded fp32 scratch, then multiplied with `cblas_sgemm`. Conv weights `[out, in, kh, kw]` use the
+/// `y = x W^T (+ b)` for a weight `W [out, in]` of any stored type. Where the CPU has AVX2 or
+/// AVX-512, f16/bf16 weights (and f32 ones for short inputs) go to `WeightGemm`, which widens them
+/// block by block inside its own kernel; f32 weights otherwise go to `cblas_sgemm` in place; the
+/// rest (quantized types, other CPUs) are decoded one tile of output rows at a time into a bounded
+/// fp32 scratch, then multiplied with `cblas_sgemm`. Conv weights `[out, in, kh, kw]` use the
 /// same type viewed as `[out, in*kh*kw]` (im2col on the caller's side).
 public final class LinearWeight: Sendable {
     public let decoder: any WeightRowDecoder
@@ -66,10 +72,14 @@ public final class LinearWeight: Sendable {
 
     /// Tile scratch budget of this weight, in floats (tests use small ones to cross tile edges).
     let tileBudget: Int
+    /// Whether dense weights may use `WeightGemm` (tests turn it off to check the other paths).
+    let useDirectKernel: Bool
 
-    public init(name: String, decoder: any WeightRowDecoder, bias: [Float]?, tileElementBudget: Int = LinearWeight.tileElementBudget) {
+    public init(name: String, decoder: any WeightRowDecoder, bias: [Float]?, tileElementBudget: Int = LinearWeight.tileElementBudget,
+                useDirectKernel: Bool = true) {
         precondition(bias == nil || bias!.count == decoder.rowCount, "bias length must equal out features")
         self.tileBudget = max(1, tileElementBudget)
+        self.useDirectKernel = useDirectKernel
         self.name = name
         self.decoder = decoder
         self.bias = bias
@@ -83,10 +93,19 @@ public final class LinearWeight: Sendable {
     public func apply(_ input: UnsafePointer<Float>, rows: Int, output: UnsafeMutablePointer<Float>) {
         let outCount = outFeatures, inCount = inFeatures
         guard rows > 0, outCount > 0 else { return }
-        let usedInPlace = decoder.withContiguousFloats { weights in
-            Kernels.sgemm(transposeA: false, transposeB: true, m: rows, n: outCount, k: inCount,
-                          a: input, lda: inCount, b: weights, ldb: inCount, c: output, ldc: outCount)
+        let decoder = self.decoder, useDirectKernel = self.useDirectKernel
+        let sgemmInPlace = {
+            decoder.withContiguousFloats { weights in
+                Kernels.sgemm(transposeA: false, transposeB: true, m: rows, n: outCount, k: inCount,
+                              a: input, lda: inCount, b: weights, ldb: inCount, c: output, ldc: outCount)
+            }
         }
+        let direct = {
+            useDirectKernel && WeightGemm.isAvailable && decoder.withDenseRows { weights, dtype in
+                WeightGemm.multiply(input, rows: rows, k: inCount, weights: weights, dtype: dtype, n: outCount, output: output)
+            }
+        }
+        let usedInPlace = rows <= WeightGemm.smallBatchRows ? direct() || sgemmInPlace() : sgemmInPlace() || direct()
         if !usedInPlace {
             let tileRows = Self.tileRows(out: outCount, in: inCount, budget: tileBudget)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * inCount)
@@ -177,6 +196,15 @@ public struct DenseRowDecoder: WeightRowDecoder {
             guard let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return false }
             // SAFETY: aligned, read-only, lives as long as `view` (held by self) for the call.
             body(base.assumingMemoryBound(to: Float.self))
+            return true
+        }
+    }
+
+    public func withDenseRows(_ body: (_ elements: UnsafeRawPointer, _ dtype: DType) -> Void) -> Bool {
+        view.data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, Int(bitPattern: base) % view.dtype.byteSize == 0 else { return false }
+            // SAFETY: aligned, read-only, rowCount * columnCount elements (checked in init), alive for the call.
+            body(base, view.dtype)
             return true
         }
     }
