@@ -3,7 +3,7 @@
 # Debian/Ubuntu: apt-get (as root, or through sudo when available).
 set -euo pipefail
 need=()
-for pkg in libzstd-dev zlib1g-dev libsentencepiece-dev libopenblas-dev pkg-config; do
+for pkg in libzstd-dev zlib1g-dev libsentencepiece-dev libopenblas-dev libssl-dev pkg-config; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -45,32 +45,45 @@ struct ChecksumTests {
         ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
     ])
     func sha256KnownVectors(input: String, expected: String) {
-        for hardware in [false, true] {
-            var hasher = SHA256(useHardware: hardware)
-            hasher.update(Array(input.utf8))
-            #expect(Hex.string(hasher.finalize()) == expected)
-        }
+        var hasher = SHA256()
+        hasher.update(Array(input.utf8))
+        #expect(Hex.string(hasher.finalize()) == expected)
+        var portable = PortableSHA256()
+        portable.update(Array(input.utf8))
+        #expect(Hex.string(portable.finalize()) == expected)
     }
 
     @Test func sha256MillionA() {
         let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 1000)
-        for hardware in [false, true] {
-            var hasher = SHA256(useHardware: hardware)
-            for _ in 0..<1000 { hasher.update(chunk) }
-            #expect(Hex.string(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-        }
+        var hasher = SHA256()
+        var portable = PortableSHA256()
+        for _ in 0..<1000 { hasher.update(chunk); portable.update(chunk) }
+        #expect(Hex.string(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(Hex.string(portable.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
-    /// The SHA-NI path equals the portable compression for odd split points and lengths.
+    /// libcrypto's path equals the portable definition for odd split points and lengths.
     @Test func sha256PathsAgree() {
         let bytes = pseudoRandomBytes(1000, seed: 3)
         for length in [0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 500, 1000] {
-            var portable = SHA256(useHardware: false)
-            var fast = SHA256(useHardware: true)
+            var portable = PortableSHA256()
+            var fast = SHA256()
             portable.update(Array(bytes[0..<length]))
             fast.update(Array(bytes[0..<(length / 3)]))
             fast.update(Array(bytes[(length / 3)..<length]))
             #expect(portable.finalize() == fast.finalize(), "length \(length)")
         }
+    }
+
+    /// A copied hasher is a value: it goes on from the shared prefix without touching the original.
+    @Test func sha256CopiesAreIndependent() {
+        var first = SHA256()
+        first.update(Array("ab".utf8))
+        var second = first
+        second.update(Array("c".utf8))
+        first.update(Array("d".utf8))
+        #expect(Hex.string(second.finalize()) == SHA256.hex(of: Array("abc".utf8)))
+        #expect(Hex.string(first.finalize()) == SHA256.hex(of: Array("abd".utf8)))
+        #expect(SHA256.hex(of: Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
