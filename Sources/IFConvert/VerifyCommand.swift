@@ -30,18 +30,22 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("image-out"), help: "Folder for comparison PNGs of image outputs (reference | ours | amplified difference).")
     var imageOut: String?
 
+    @Option(name: .customLong("repeat"), help: "Run the stage N times; with N >= 2 the first is a warm-up and the reported compute times are medians of the rest (benchmarks).")
+    var repeats: Int = 1
+
     @Flag(name: .long, help: "Print the report as JSON on stdout.")
     var json = false
 
     func validate() throws {
         if let tolerance, !(tolerance >= 0) { throw ValidationError("--tolerance must be a number >= 0") }
+        if repeats < 1 { throw ValidationError("--repeat must be at least 1") }
     }
 
     func run() throws {
         let report = try Console.exitingOnError("verify") {
             let model = try StageModel(path: model, variant: variant, fallbackToAnyVariant: variant == nil)
             let bundle = try Verifier.openBundle(at: reference)
-            return try Verifier.verify(model: model, bundle: bundle, tolerance: tolerance, imageDirectory: imageOut)
+            return try Verifier.verify(model: model, bundle: bundle, tolerance: tolerance, imageDirectory: imageOut, repeats: repeats)
         }
         print(json ? try report.jsonText() : report.text)
         if !report.passed { throw ExitCode(1) }

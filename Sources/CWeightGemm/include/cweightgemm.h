@@ -23,10 +23,12 @@ int cwg_available(void);
 /* Weight rows per block: cwg_multiply ranges other than the last should be multiples of it. */
 size_t cwg_row_block(int isa);
 
-/* Floats cwg_pack_x writes for an X of m rows and k columns. */
+/* Floats cwg_pack_x writes for an X of m rows and k columns, and the number of row blocks. */
 size_t cwg_packed_x_count(int isa, size_t m, size_t k);
-/* Rearranges X (row stride ldx) into the kernel's layout; rows are padded with zeros. */
-void cwg_pack_x(int isa, const float *x, size_t ldx, size_t m, size_t k, float *packed);
+size_t cwg_x_block_count(int isa, size_t m);
+/* Rearranges row blocks [first, end) of X (row stride ldx) into the kernel's layout, rows past m
+ * padded with zeros; disjoint block ranges may be packed concurrently. */
+void cwg_pack_x(int isa, const float *x, size_t ldx, size_t m, size_t k, size_t first, size_t end, float *packed);
 
 /* Floats of the partial-sum buffer cwg_multiply needs for n weight rows. */
 size_t cwg_partial_count(int isa, size_t m, size_t n);

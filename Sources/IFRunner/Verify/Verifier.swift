@@ -96,6 +96,14 @@ public struct VerifyReport: Sendable, Codable {
 
 /// Runs a stage on a reference bundle's inputs and compares (docs/VERIFY.md).
 public enum Verifier {
+    /// The middle value (mean of the two middle ones for an even count).
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+
     /// Opens the bundle at `path` (a safetensors file).
     public static func openBundle(at path: String) throws(RunnerError) -> ReferenceBundle {
         do { return ReferenceBundle(path: path, source: try SafetensorsFile(readingAt: path)) } catch {
@@ -106,8 +114,11 @@ public enum Verifier {
     /// Verifies `model` against `bundle`. Throws `RunnerError` on bad input (unknown kind, missing
     /// tensors, shape mismatch); a numerical miss is `passed == false` in the report.
     /// `imageDirectory`: where to write a comparison PNG per image output (reference | ours | heat map).
+    /// `repeats`: runs of the stage; with 2 or more the first is a warm-up and `computeSeconds` /
+    /// `computeCPUSeconds` are medians of the others (what benchmarks compare with a warmed-up peer).
     public static func verify(
-        model: StageModel, bundle: ReferenceBundle, tolerance override: Double? = nil, imageDirectory: String? = nil
+        model: StageModel, bundle: ReferenceBundle, tolerance override: Double? = nil, imageDirectory: String? = nil,
+        repeats: Int = 1
     ) throws -> VerifyReport {
         let kind = try ReferenceBundleKind.detect(bundle)
         guard let runnerType = kind.runnerType else {
@@ -116,10 +127,17 @@ public enum Verifier {
         let loadStart = Date()
         let runner = try runnerType.load(model: model, bundle: bundle)
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        let computeStart = Date(), cpuStart = ProcessMemory.cpuSeconds()
-        let result = try runner.compute(bundle: bundle)
-        let computeSeconds = Date().timeIntervalSince(computeStart)
-        let computeCPUSeconds = ProcessMemory.cpuSeconds() - cpuStart
+        var runs: [(wall: Double, cpu: Double)] = []
+        var last: StageResult?
+        for _ in 0..<max(1, repeats) {
+            let computeStart = Date(), cpuStart = ProcessMemory.cpuSeconds()
+            last = try runner.compute(bundle: bundle)
+            runs.append((Date().timeIntervalSince(computeStart), ProcessMemory.cpuSeconds() - cpuStart))
+        }
+        guard let result = last else { preconditionFailure("at least one run") }
+        let timed = runs.count > 1 ? Array(runs.dropFirst()) : runs
+        let computeSeconds = median(timed.map(\.wall))
+        let computeCPUSeconds = median(timed.map(\.cpu))
 
         var tolerance = runner.defaultTolerance
         if let override { tolerance = VerifyTolerance(relativeL2: override, reason: "given with --tolerance") }
