@@ -66,7 +66,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Re-read every written tensor and compare its CRC32C before the rename (the header and records are always re-checked).")
     var verify = false
 
-    @Flag(help: "Skip the SHA-256 of the source files (provenance then records names and sizes, hashes empty).")
+    @Flag(help: "Do not hash source files whose SHA-256 the hub did not record (Hugging Face cache blob names and `--local-dir` download records are always taken; others then get \"\" with origin \"none\").")
     var noSourceHash = false
 
     @Flag(help: "Print JSON on stdout.")

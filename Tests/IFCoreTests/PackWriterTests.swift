@@ -187,6 +187,35 @@ struct PackWriterTests {
         let pack = try Pack(readingAt: folder + "/p.gguf")
         #expect(pack.ggufMetadata[PackKeys.sourceSHA256] == .array(.string(["ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"])))
         #expect(pack.ggufMetadata[PackKeys.tool] == .string("ifconvert \(IFConvertVersion.string)"))
+        #expect(pack.ggufMetadata[PackKeys.sourceSHA256Origins] == .array(.string(["computed"])))
+    }
+
+    /// A hub-recorded digest is written as recorded (not recomputed: the recorded value here is not
+    /// the content's hash), also with hashing off; other files then get "" and origin "none".
+    @Test func recordedDigestsNeedNoHashing() throws {
+        let folder = makePackTestFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let recorded = String(repeating: "0f", count: 32)
+        try FileManager.default.createDirectory(atPath: folder + "/.cache/huggingface/download", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: folder + "/hub.bin", contents: Data("abc".utf8))
+        FileManager.default.createFile(atPath: folder + "/own.bin", contents: Data("abc".utf8))
+        try "c0ffee\n\(recorded)\n\(Date().timeIntervalSince1970 + 5)\n".write(
+            toFile: folder + "/.cache/huggingface/download/hub.bin.metadata", atomically: true, encoding: .utf8)
+        let source = MemorySource([TensorView(name: "a", dtype: .f32, shape: [1], data: ByteSlice(bytes: floatBytes([1])))])
+        for hashing in [true, false] {
+            let plan = PackPlan(outputPath: folder + "/p\(hashing).gguf", component: "unet",
+                                tensors: [try FloatCastPolicy(target: nil).plan(for: try source.info(named: "a"), component: "unet")],
+                                attachments: PackAttachments(component: "unet"),
+                                sourceFiles: [PackSourceFile(path: "hub.bin", byteCount: 3, sha256: ""), PackSourceFile(path: "own.bin", byteCount: 3, sha256: "")],
+                                sourceFileLocations: [folder + "/hub.bin", folder + "/own.bin"], requestedType: "source", name: "unet")
+            let report = try PackWriter.write(plan, from: source, options: PackWriteOptions(hashSources: hashing))
+            let own = hashing ? "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" : ""
+            #expect(report.sources.map(\.sha256) == [recorded, own])
+            #expect(report.sources.map(\.sha256Origin) == [.hubLocalDirMetadata, hashing ? .computed : .none])
+            let pack = try Pack(readingAt: plan.outputPath)
+            #expect(pack.ggufMetadata[PackKeys.sourceSHA256] == .array(.string([recorded, own])))
+            #expect(pack.ggufMetadata[PackKeys.sourceSHA256Origins] == .array(.string(["hub-local-dir-metadata", hashing ? "computed" : "none"])))
+        }
     }
 }
 
@@ -226,10 +255,37 @@ struct SourceHashingTests {
         try FileManager.default.createDirectory(atPath: folder + "/blobs", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: folder + "/blobs/" + digest, contents: Data("x".utf8))
         try FileManager.default.createSymbolicLink(atPath: folder + "/model.safetensors", withDestinationPath: "blobs/" + digest)
-        #expect(StreamingSourceHasher.hubBlobDigest(folder + "/model.safetensors") == digest)
-        #expect(StreamingSourceHasher.hubBlobDigest(folder + "/blobs/" + digest) == nil, "not through a symlink")
+        #expect(KnownSourceDigest.lookup(folder + "/model.safetensors")?.digest == digest)
+        #expect(KnownSourceDigest.lookup(folder + "/model.safetensors")?.origin == .hubCacheBlobName)
+        #expect(KnownSourceDigest.lookup(folder + "/blobs/" + digest) == nil, "not through a symlink")
         FileManager.default.createFile(atPath: folder + "/plain.bin", contents: Data("abc".utf8))
         let hasher = StreamingSourceHasher(paths: [folder + "/model.safetensors", folder + "/plain.bin"])
         #expect(try hasher.finish() == [digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"])
+    }
+
+    /// `hf download --local-dir` records: the etag line is the digest when it is a SHA-256 and the
+    /// file was not modified after the recorded download time.
+    @Test func hubLocalDirRecordsAreTrusted() throws {
+        let folder = makePackTestFolder("localdir")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let digest = String(repeating: "cd", count: 32)
+        let records = folder + "/.cache/huggingface/download/text_encoder"
+        try FileManager.default.createDirectory(atPath: records, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder + "/text_encoder", withIntermediateDirectories: true)
+        let file = folder + "/text_encoder/model.safetensors"
+        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        let now = Date().timeIntervalSince1970
+        func record(_ etag: String, at time: Double) throws {
+            try "0123456789abcdef0123456789abcdef01234567\n\(etag)\n\(time)\n".write(
+                toFile: records + "/model.safetensors.metadata", atomically: true, encoding: .utf8)
+        }
+        try record(digest, at: now + 5)
+        #expect(KnownSourceDigest.lookup(file)?.digest == digest)
+        #expect(KnownSourceDigest.lookup(file)?.origin == .hubLocalDirMetadata)
+        try record(String(repeating: "e", count: 40), at: now + 5)  // a git file's SHA-1 etag
+        #expect(KnownSourceDigest.lookup(file) == nil)
+        try record(digest, at: now - 3600)  // modified after the download
+        #expect(KnownSourceDigest.lookup(file) == nil)
+        #expect(KnownSourceDigest.lookup(folder + "/text_encoder/other.safetensors") == nil)
     }
 }

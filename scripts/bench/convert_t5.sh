@@ -3,8 +3,9 @@
 # in fp32; generator: scripts/bench/make_t5xxl_checkpoint.py). One run, side by side, page cache
 # warmed first, each output deleted before the next contender:
 #   cp          copying the shards (coreutils cp), and cp followed by sync (our convert fsyncs)
-#   ifconvert   convert (dtypes kept: lossless; SHA-256 of the sources on a second thread, fsync),
-#               and with --no-source-hash (provenance without SHA-256: the copy path alone)
+#   ifconvert   convert (dtypes kept: lossless; SHA-256 of the sources on a second thread, fsync);
+#               the same folder with `hf download --local-dir` records (digests as the hub recorded
+#               them: what a user's hub snapshot gives); and with --no-source-hash (the copy path alone)
 #   gguf-py     the `gguf` package's GGUFWriter fed numpy memmaps (scripts/bench/gguf_py_convert.py)
 # Wall time and peak RSS come from /usr/bin/time -v. Prints throughput and ratios vs cp.
 # Usage: scripts/bench/convert_t5.sh [DATA_DIR=/work/bench-data/t5xxl] [--keep-data]
@@ -50,9 +51,34 @@ measure() {  # name, command...  (wall, peak RSS, user+sys CPU seconds)
   sync
 }
 
+# The same files as `hf download --local-dir` leaves them: a record per file with the hub's SHA-256
+# (made once here with hashlib, as the hub computed it at upload), so convert takes the digests as
+# recorded. Kept beside the data as .cache-records and moved in place only for that contender.
+records="$data/.cache-records"
+if [ ! -d "$records" ]; then
+  "$py" - "$data" "$records" <<'PY'
+import hashlib, os, sys, time
+data, records = sys.argv[1], sys.argv[2]
+target = os.path.join(records, "huggingface", "download")
+os.makedirs(target, exist_ok=True)
+for name in sorted(os.listdir(data)):
+    if not name.endswith(".safetensors"):
+        continue
+    h = hashlib.sha256()
+    with open(os.path.join(data, name), "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+            h.update(block)
+    with open(os.path.join(target, name + ".metadata"), "w") as f:
+        f.write(f"{'0' * 40}\n{h.hexdigest()}\n{time.time()}\n")
+PY
+fi
+
 measure cp cp "${shards[@]}" "$out/"
 measure cp+sync sh -c "cp \"\$@\" \"$out/\" && sync" sh "${shards[@]}"
 measure ifconvert "$bin" convert "$data" -o "$out/t5.gguf"
+mv "$records" "$data/.cache"
+measure ifconvert-hub-records "$bin" convert "$data" -o "$out/t5.gguf"
+mv "$data/.cache" "$records"
 measure ifconvert-no-source-hash "$bin" convert "$data" -o "$out/t5.gguf" --no-source-hash
 measure gguf-py "$py" scripts/bench/gguf_py_convert.py "$index" "$out/t5.gguf"
 

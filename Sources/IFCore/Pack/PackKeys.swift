@@ -20,6 +20,7 @@ public enum PackKeys {
     public static let tool = "if.provenance.tool"
     public static let sourceFiles = "if.provenance.source_files"
     public static let sourceSHA256 = "if.provenance.source_sha256"
+    public static let sourceSHA256Origins = "if.provenance.source_sha256_origin"
     public static let sourceByteCounts = "if.provenance.source_byte_counts"
     public static let requestedType = "if.provenance.requested_type"
 

@@ -52,13 +52,16 @@ public struct PackSourceFile: Sendable, Equatable {
     /// Path as given (relative to the converted folder when one was given).
     public var path: String
     public var byteCount: Int
-    /// Lower-case hex SHA-256.
+    /// Lower-case hex SHA-256 ("" when not hashed).
     public var sha256: String
+    /// Where `sha256` comes from (nil: to be computed while writing, or not at all).
+    public var sha256Origin: SourceDigestOrigin?
 
-    public init(path: String, byteCount: Int, sha256: String) {
+    public init(path: String, byteCount: Int, sha256: String, sha256Origin: SourceDigestOrigin? = nil) {
         self.path = path
         self.byteCount = byteCount
         self.sha256 = sha256
+        self.sha256Origin = sha256Origin
     }
 }
 
@@ -93,6 +96,9 @@ enum PackMetadataBuilder {
         m.set(PackKeys.sourceFiles, .array(.string(sources.map(\.path))))
         m.set(PackKeys.sourceByteCounts, .array(.uint64(sources.map { UInt64($0.byteCount) })))
         m.set(PackKeys.sourceSHA256, .array(.string(sources.map { $0.sha256.isEmpty && hashPending ? sha256Placeholder : $0.sha256 })))
+        m.set(PackKeys.sourceSHA256Origins, .array(.string(sources.map {
+            ($0.sha256Origin ?? (hashPending ? .computed : SourceDigestOrigin.none)).rawValue
+        })))
 
         m.set(PackKeys.tensorNames, .array(.string(records.map(\.originalName))))
         m.set(PackKeys.tensorGGUFNames, .array(.string(records.map(\.ggufName))))

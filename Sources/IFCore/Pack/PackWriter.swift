@@ -104,6 +104,7 @@ public struct PackWriteReport: Sendable, Codable, Equatable {
         public var path: String
         public var byteCount: Int
         public var sha256: String
+        public var sha256Origin: SourceDigestOrigin
     }
 }
 
@@ -116,6 +117,14 @@ public enum PackWriter {
         _ plan: PackPlan, from source: any TensorSource, options: PackWriteOptions = PackWriteOptions(),
         progress: ((PackProgress) -> Void)? = nil
     ) throws(TensorIOError) -> PackWriteReport {
+        // Digests the hub recorded are taken as they are (also with hashing off: they cost nothing).
+        var plan = plan
+        for i in plan.sourceFiles.indices where plan.sourceFiles[i].sha256.isEmpty {
+            if let known = KnownSourceDigest.lookup(plan.sourceFileLocations[i]) {
+                plan.sourceFiles[i].sha256 = known.digest
+                plan.sourceFiles[i].sha256Origin = known.origin
+            }
+        }
         let layout = try plan.layout(hashPending: options.hashSources)
         let output = try AtomicFileWriter(destination: plan.outputPath, overwrite: options.overwrite)
         let hasher = options.hashSources ? StreamingSourceHasher(paths: plan.sourceFileLocations) : nil
@@ -135,16 +144,20 @@ public enum PackWriter {
         var sources = plan.sourceFiles
         if let hasher {
             let digests = try hasher.finish()
-            for i in sources.indices { sources[i].sha256 = digests[i] }
+            for i in sources.indices where sources[i].sha256Origin == nil {
+                sources[i].sha256 = digests[i]
+                sources[i].sha256Origin = .computed
+            }
             try writer.patch(PackKeys.sourceSHA256, .array(.string(sources.map(\.sha256))))
         }
+        for i in sources.indices where sources[i].sha256Origin == nil { sources[i].sha256Origin = SourceDigestOrigin.none }
         try output.synchronize()
         try check(output.temporaryPath, against: plan, checksums: sink.checksums, verifyData: options.verifyAfterWrite)
         try output.commit()
         return PackWriteReport(
             path: plan.outputPath, component: plan.component, fileByteCount: layout.fileByteCount, tensorCount: plan.tensors.count,
             requestedType: plan.requestedType,
-            sources: sources.map { .init(path: $0.path, byteCount: $0.byteCount, sha256: $0.sha256) },
+            sources: sources.map { .init(path: $0.path, byteCount: $0.byteCount, sha256: $0.sha256, sha256Origin: $0.sha256Origin ?? .none) },
             tensors: reports, verified: options.verifyAfterWrite)
     }
 

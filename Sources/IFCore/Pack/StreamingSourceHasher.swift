@@ -46,23 +46,8 @@ final class StreamingSourceHasher: @unchecked Sendable {
     init(paths: [String]) {
         self.paths = paths
         for path in paths {
-            if let digest = Self.hubBlobDigest(path) { known[path] = digest } else { files[path] = FileState() }
+            if let known = KnownSourceDigest.lookup(path) { self.known[path] = known.digest } else { files[path] = FileState() }
         }
-    }
-
-    /// A Hugging Face cache snapshot file is a symlink to `blobs/<sha256 of its content>` (LFS
-    /// files; the hub client checks that hash when downloading), so the digest is its target's
-    /// name: no need to hash 10 GB again. Other files (git blobs are named by their SHA-1, 40 hex
-    /// digits) are hashed.
-    static func hubBlobDigest(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        let target = String(cString: resolved)
-        let parts = target.split(separator: "/")
-        guard parts.count >= 2, parts[parts.count - 2] == "blobs", target != path else { return nil }
-        let name = parts[parts.count - 1]
-        guard name.utf8.count == 64, name.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
-        return String(name)
     }
 
     /// Starts hashing `raw` (bytes `range` of `mapping`) in the background. The caller must call
