@@ -23,6 +23,17 @@ import Testing
         #expect(text.status == 0 && text.stdout.hasPrefix("PASS tokenizer"), "\(text.stdout)\(text.stderr)")
     }
 
+    /// `--repeat`: the stage runs N times and still passes; 0 is refused as bad input.
+    @Test func verifyRepeatRunsAndValidates() throws {
+        let run = try Self.ifconvert(["verify", Self.snapshot + "/text_encoder", "--reference", Self.reference("t5"), "--json", "--repeat", "3"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["passed"] as? Bool == true)
+        #expect((object["compute_seconds"] as? Double ?? -1) >= 0)
+        let zero = try Self.ifconvert(["verify", Self.snapshot + "/text_encoder", "--reference", Self.reference("t5"), "--repeat", "0"])
+        #expect(zero.status != 0 && zero.stderr.contains("--repeat"), "\(zero.stderr)")
+    }
+
     /// A reference whose output is off by 1e-4 relative fails with exit status 1 and says FAIL.
     @Test func verifyFailsOnAPerturbedReference() throws {
         let source = try SafetensorsFile(readingAt: Self.reference("t5"))
