@@ -189,9 +189,9 @@ import SafetensorsReader
         #expect(row.decodedWeights() == (try Self.expected(Self.vector, scheme).values))
     }
 
-    /// Dequantizes a pack tensor through IFCore's Dequantizer, rows as the pack stores them.
+    /// Dequantizes a pack tensor through IFCore's Dequantizer, in the row view every reader uses.
     static func dequantized(_ tensor: PackTensor) throws -> [Float] {
-        let (rows, rowLength) = Dequantizer.rowView(of: tensor.stored.storageShape)
+        let (rows, rowLength) = tensor.rowView
         var values = [Float](repeating: .nan, count: rows * rowLength)
         let weights = tensor.data.copyBytes()
         let scales = tensor.scaleTensor?.data.copyBytes()
@@ -223,6 +223,50 @@ import SafetensorsReader
         #expect(pack.record(named: "lin.bias")?.encoding == .int8Rowwise)
         #expect(pack.record(named: "odd.weight")?.encoding == .plain)
         #expect(try PackWeightStore(pack: pack).floats(named: "vec.weight") == (try Self.expected(Self.vector, .q8_0).values))
+    }
+
+    /// A pack in the layout `PackTensorPlan.quantized` gave a 1-D int8_rowwise tensor before the
+    /// row view was unified: I8 [n, 1] and n scales (one per element). Every reader must take the
+    /// stored view; the runner and the requantizing source used to apply the first scale to all.
+    @Test func legacyOneDimensionalInt8PackReadsTheSameEverywhere() throws {
+        let folder = NSTemporaryDirectory() + "ifconvert-onedim-legacy-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let q: [Int8] = [127, 64, -127, 10]
+        let scales: [Float] = [1, 2, 3, 4]
+        let want: [Float] = [127, 128, -381, 40]
+        let record = PackRecord(originalName: "norm.weight", shape: [4], dtype: .f32, sourceDType: .f32, encoding: .int8Rowwise,
+                                rule: "legacy", scaleGGUFName: PackNaming.scaleGGUFName(for: "norm.weight"))
+        let tensorPlan = PackTensorPlan(
+            record: record,
+            outputs: [GGUFTensorDeclaration(name: record.ggufName, type: .i8, shape: [4, 1]),
+                      GGUFTensorDeclaration(name: record.scaleGGUFName!, type: .f32, shape: [4])],
+            encoder: Prebuilt(bytes: q.map { UInt8(bitPattern: $0) } + Self.bytes(scales)))
+        let source = Source(views: [TensorView(name: "norm.weight", dtype: .f32, shape: [4], data: ByteSlice(bytes: [UInt8](repeating: 0, count: 16)))])
+        let path = folder + "/legacy.gguf"
+        _ = try PackWriter.write(PackPlan(outputPath: path, component: "unet", tensors: [tensorPlan], attachments: PackAttachments(component: "unet"),
+                                          sourceFiles: [], sourceFileLocations: [], requestedType: "int8", name: "unet"),
+                                 from: source, options: PackWriteOptions(hashSources: false))
+
+        let pack = try Pack(readingAt: path)
+        let tensor = try pack.packTensor(named: "norm.weight")
+        #expect(tensor.stored.storageShape == [4, 1])
+        #expect(try Self.dequantized(tensor) == want)
+        #expect(try PackWeightStore(pack: pack).floats(named: "norm.weight") == want)
+        let exported = try PackExporter.export(packAt: path, to: folder + "/out.safetensors")
+        #expect(try SafetensorsFile(readingAt: exported.weightsPath).tensor(named: "norm.weight").floats() == want)
+        #expect(try CLI.run(["check", path]).status == 0)
+        // Requantizing dequantizes it first; the default policy then keeps the 1-D tensor as F32.
+        _ = try PackQuantizer.run(QuantizeRequest(inputPath: path, outputPath: folder + "/again.gguf", scheme: .q8_0, allowRequantize: true))
+        #expect(try Pack(readingAt: folder + "/again.gguf").tensor(named: "norm.weight").floats() == want)
+    }
+
+    struct Prebuilt: PackTensorEncoder {
+        let bytes: [UInt8]
+        func encode(_ view: TensorView, plan: PackTensorPlan, into sink: any PackByteSink) throws(TensorIOError) -> PackEncodingStats {
+            try sink.write(bytes: bytes)
+            return PackEncodingStats()
+        }
     }
 
     /// Below the policy: asking the quantizer or the plan for blocks a 1-D length cannot hold is a

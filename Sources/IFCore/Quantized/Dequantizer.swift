@@ -99,11 +99,6 @@ public enum Dequantizer {
         return result
     }
 
-    /// Forwards to `PackStorage.rowView`, the one definition (callers move there next).
-    public static func rowView(of shape: [Int]) -> (rows: Int, rowLength: Int) {
-        PackStorage.rowView(of: shape)
-    }
-
     private static func checkRows(
         bytes: UnsafeRawBufferPointer, type: GGMLType, rowLength: Int, rows: Range<Int>,
         destinationCount: Int, tensorName: String
