@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "IFCoreTests", dependencies: ["IFCore"]),
         .testTarget(name: "IFRunnerTests", dependencies: ["IFRunner"]),
         .testTarget(name: "IFQuantTests", dependencies: ["IFQuant"]),
-        .testTarget(name: "IFConvertTests", dependencies: ["IFConvert", "IFCore"]),
+        .testTarget(name: "IFConvertTests", dependencies: ["IFConvert", "IFCore", "IFQuant", "IFRunner"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -109,7 +109,7 @@ final class RequantizingSource: TensorSource, Sendable {
     func tensor(named name: String) throws(TensorIOError) -> TensorView {
         let tensor = try pack.packTensor(named: name)
         guard tensor.encoding.isQuantized else { return try pack.tensor(named: name) }
-        let (rows, rowLength) = Dequantizer.rowView(of: tensor.shape)
+        let (rows, rowLength) = tensor.rowView
         var values = [Float](repeating: 0, count: rows * rowLength)
         var failure: TensorIOError?
         tensor.data.withUnsafeBytes { bytes in

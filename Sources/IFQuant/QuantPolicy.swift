@@ -31,7 +31,7 @@ public struct TensorDecision: Sendable, Equatable {
 
     /// Stored bytes (int8 includes its F32 scales).
     public var byteCount: Int {
-        let (rows, rowLength) = Dequantizer.rowView(of: shape)
+        let (rows, rowLength) = PackStorage.rowView(of: shape)
         switch target {
         case .quantized(let scheme): return scheme.byteCount(rows: rows, rowLength: rowLength) ?? 0
         default: return storageType.byteCount(elementCount: rows * rowLength) ?? 0
@@ -102,9 +102,9 @@ public struct QuantPolicy: Sendable {
     /// Applies the row-length fallback to a quantized choice.
     func fitted(_ d: TensorDecision) -> TensorDecision {
         guard case .quantized(let chosen) = d.target else { return d }
-        let (_, rowLength) = Dequantizer.rowView(of: d.shape)
+        let (_, rowLength) = PackStorage.rowView(of: d.shape)
         if rowLength > 0, rowLength % chosen.blockSize == 0 { return d }
-        let why = "row length \(rowLength) (shape \(d.shape) as [out, in*...]) is not a multiple of \(chosen.rawValue)'s block of \(chosen.blockSize)"
+        let why = "row length \(rowLength) (\(PackStorage.rowViewDescription(of: d.shape))) is not a multiple of \(chosen.rawValue)'s block of \(chosen.blockSize)"
         if chosen == .q4_k, rowLength > 0, rowLength % QuantScheme.q4_0.blockSize == 0 {
             return TensorDecision(name: d.name, shape: d.shape, sourceType: d.sourceType, target: .quantized(.q4_0),
                                   rule: d.rule, fallback: why + "; q4_0 instead")

@@ -31,7 +31,7 @@ public enum QuantizeBenchmark {
         for _ in 0..<repeats {
             let wallStart = Date(), cpuStart = cpuTime()
             for view in views {
-                let (rows, rowLength) = Dequantizer.rowView(of: view.shape)
+                let (rows, rowLength) = PackStorage.rowView(of: view.shape)
                 let rowBytes = rowLength * view.dtype.byteSize
                 let windowRows = max(1, SourceWindows.defaultByteCount / max(1, rowBytes))
                 var row = 0

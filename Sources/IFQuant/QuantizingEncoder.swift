@@ -39,7 +39,7 @@ public struct QuantizingEncoder: PackTensorEncoder {
     }
 
     public func encode(_ view: TensorView, plan: PackTensorPlan, into sink: any PackByteSink) throws(TensorIOError) -> PackEncodingStats {
-        let (rows, rowLength) = Dequantizer.rowView(of: view.shape)
+        let (rows, rowLength) = PackStorage.rowView(of: view.shape)
         let rowBytes = rowLength * view.dtype.byteSize
         let windowRows = max(1, windowByteCount / max(1, rowBytes))
         let mapped = view.data.storage as? MappedFile
@@ -123,16 +123,9 @@ public struct QuantTypePolicy: PackTypePolicy {
             case .q4_k: .q4_k
             case .int8: .int8Rowwise
             }
-            let (rows, _) = Dequantizer.rowView(of: info.shape)
-            let record = PackRecord(
-                originalName: info.name, shape: info.shape, dtype: .f32, sourceDType: info.dtype, encoding: encoding,
-                rule: decision.provenance, scaleGGUFName: scheme == .int8 ? PackNaming.scaleGGUFName(for: info.name) : nil)
-            var outputs = [GGUFTensorDeclaration(name: record.ggufName, type: scheme.storageType,
-                                                 shape: PackStorage.storageShape(for: info.shape, encoding: encoding))]
-            if let scaleName = record.scaleGGUFName {
-                outputs.append(GGUFTensorDeclaration(name: scaleName, type: .f32, shape: [rows]))
-            }
-            return PackTensorPlan(record: record, outputs: outputs,
+            // IFCore's builder: the storage shape, the scale count and the encoder's rows then all
+            // come from `PackStorage.rowView` and cannot disagree.
+            return try .quantized(source: info, encoding: encoding, rule: decision.provenance,
                                   encoder: QuantizingEncoder(scheme: scheme, threads: threads, collector: collector), notes: notes)
         }
     }

@@ -62,7 +62,8 @@ public enum TensorQuantizer {
     /// Source element types that can be quantized.
     public static let sourceTypes: Set<DType> = [.f32, .f16, .bf16, .f64]
 
-    /// Quantizes `view` (F32/F16/BF16/F64) as [shape[0], product(rest)].
+    /// Quantizes `view` (F32/F16/BF16/F64) as rows (`PackStorage.rowView`: [shape[0], product(rest)],
+    /// a 1-D tensor as one row).
     public static func quantize(
         _ view: TensorView, as scheme: QuantScheme, implementation: Implementation = .fast, measureError: Bool = false
     ) throws(QuantError) -> QuantizedTensor {
@@ -83,13 +84,13 @@ public enum TensorQuantizer {
         guard sourceTypes.contains(dtype) else {
             throw .unsupported(tensor: name, message: "element type \(dtype.rawValue) cannot be quantized (expected F32, F16, BF16 or F64)")
         }
-        let (rows, rowLength) = Dequantizer.rowView(of: shape)
+        let (rows, rowLength) = PackStorage.rowView(of: shape)
         guard let elementCount = CheckedMath.product(shape), elementCount == rows * rowLength,
               let sourceBytes = CheckedMath.multiply(elementCount, dtype.byteSize), sourceBytes <= bytes.count else {
             throw .unsupported(tensor: name, message: "shape \(shape) x \(dtype.rawValue) does not match its \(bytes.count) bytes")
         }
         guard rowLength > 0, rowLength % scheme.blockSize == 0, let outBytes = scheme.byteCount(rows: rows, rowLength: rowLength) else {
-            throw .unsupported(tensor: name, message: "row length \(rowLength) (shape \(shape) viewed as [out, in*...]) is not a multiple of \(scheme.rawValue)'s block size \(scheme.blockSize)")
+            throw .unsupported(tensor: name, message: "row length \(rowLength) (\(PackStorage.rowViewDescription(of: shape))) is not a multiple of \(scheme.rawValue)'s block size \(scheme.blockSize)")
         }
         let rowOutBytes = scheme == .int8 ? rowLength : scheme.storageType.byteCount(elementCount: rowLength)!
         let dataCount = outBytes - (scheme == .int8 ? rows * 4 : 0)

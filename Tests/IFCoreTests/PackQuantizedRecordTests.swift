@@ -66,6 +66,77 @@ struct PackQuantizedRecordTests {
         #expect(try PackExporter.dequantize(rowwise, path: "") == [63.5, -32, 0, 1.25, -31.75, 0.25])
     }
 
+    /// One row view for quantized storage: a 1-D tensor of n is one row of n ([1, n]), a scalar
+    /// one row of one; plain storage keeps the logical shape.
+    @Test func quantizedStorageIsTheRowView() throws {
+        #expect(PackStorage.storageShape(for: [256], encoding: .q8_0) == [1, 256])
+        #expect(PackStorage.storageShape(for: [7], encoding: .int8Rowwise) == [1, 7])
+        #expect(PackStorage.storageShape(for: [], encoding: .int8Rowwise) == [1, 1])
+        #expect(PackStorage.storageShape(for: [12, 2, 16, 16], encoding: .q4_0) == [12, 512])
+        #expect(PackStorage.storageShape(for: [7], encoding: .plain) == [7])
+        #expect(PackStorage.storageShape(for: [], encoding: .plain) == [1])
+        let vector = TensorInfo(name: "norm.weight", dtype: .f32, shape: [64], byteCount: 256)
+        let int8 = try PackTensorPlan.quantized(source: vector, encoding: .int8Rowwise, rule: "", encoder: RawCopyEncoder())
+        #expect(int8.outputs.map(\.shape) == [[1, 64], [1]], "one row, one scale")
+        let q8 = try PackTensorPlan.quantized(source: vector, encoding: .q8_0, rule: "", encoder: RawCopyEncoder())
+        #expect(q8.outputs.map(\.shape) == [[1, 64]])
+    }
+
+    /// Before the row view was unified, `PackTensorPlan.quantized` stored a 1-D int8_rowwise tensor
+    /// as [n, 1] with n scales (one per element). Such packs still read, with the stored view.
+    @Test func legacyOneDimensionalInt8RowwiseStillReads() throws {
+        let folder = makePackTestFolder("legacy")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let q: [Int8] = [127, 64, -127, 10]
+        let scales: [Float] = [1, 2, 3, 4]
+        let plan = Self.legacyPlan(name: "b", q: q, scales: scales, scaleShape: [4])
+        try Self.write([plan], shapes: ["b": [4]], to: folder + "/legacy.gguf")
+        let pack = try Pack(readingAt: folder + "/legacy.gguf")
+        let tensor = try pack.packTensor(named: "b")
+        #expect(tensor.shape == [4] && tensor.stored.storageShape == [4, 1])
+        #expect(tensor.rowView == (rows: 4, rowLength: 1))
+        #expect(PackChecker.check(pack).ok)
+        #expect(try PackExporter.dequantize(tensor, path: "") == [127, 128, -381, 40])
+
+        // The same layout with one scale (what the quantize path's hand-built plan made) is refused.
+        let broken = Self.legacyPlan(name: "b", q: q, scales: [1], scaleShape: [1])
+        #expect {
+            try Self.write([broken], shapes: ["b": [4]], to: folder + "/broken.gguf")
+        } throws: { "\($0)".contains("scale tensor 'b:scale' is f32 [1], expected f32 [4]") }
+    }
+
+    /// Readers trust the stored 2-D shape for the row view, so it must be the one quantization used.
+    @Test func quantizedStorageOtherThanTheRowViewIsRefused() throws {
+        let folder = makePackTestFolder("rowview")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let info = TensorInfo(name: "w", dtype: .f32, shape: [2, 64], byteCount: 512)
+        var plan = try PackTensorPlan.quantized(source: info, encoding: .q8_0, rule: "", encoder: PrebuiltEncoder(bytes: [UInt8](repeating: 0, count: 136)))
+        plan.outputs[0] = GGUFTensorDeclaration(name: plan.outputs[0].name, type: .q8_0, shape: [1, 128])
+        #expect {
+            try Self.write([plan], shapes: ["w": [2, 64]], to: folder + "/w.gguf")
+        } throws: { "\($0)".contains("tensor 'w': q8_0 GGUF tensor 'w' is stored as [1, 128], expected the row view [2, 64] of shape [2, 64]") }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/w.gguf"))
+    }
+
+    /// An int8_rowwise plan in the pre-unification [n, 1] layout, built by hand.
+    static func legacyPlan(name: String, q: [Int8], scales: [Float], scaleShape: [Int]) -> PackTensorPlan {
+        let record = PackRecord(originalName: name, shape: [q.count], dtype: .f32, sourceDType: .f32, encoding: .int8Rowwise,
+                                rule: "legacy", scaleGGUFName: PackNaming.scaleGGUFName(for: name))
+        return PackTensorPlan(record: record,
+                              outputs: [GGUFTensorDeclaration(name: record.ggufName, type: .i8, shape: [q.count, 1]),
+                                        GGUFTensorDeclaration(name: record.scaleGGUFName!, type: .f32, shape: scaleShape)],
+                              encoder: PrebuiltEncoder(bytes: q.map { UInt8(bitPattern: $0) } + floatBytes(scales)))
+    }
+
+    static func write(_ tensors: [PackTensorPlan], shapes: [String: [Int]], to path: String) throws {
+        let source = MemorySource(shapes.map { name, shape in
+            TensorView(name: name, dtype: .f32, shape: shape, data: ByteSlice(bytes: [UInt8](repeating: 0, count: shape.reduce(1, *) * 4)))
+        })
+        let plan = PackPlan(outputPath: path, component: "unet", tensors: tensors, attachments: PackAttachments(component: "unet"),
+                            sourceFiles: [], sourceFileLocations: [], requestedType: "test", name: "unet")
+        _ = try PackWriter.write(plan, from: source, options: PackWriteOptions(hashSources: false))
+    }
+
     @Test func quantizedPlanRefusesPartialBlocks() {
         let info = TensorInfo(name: "w", dtype: .f32, shape: [4, 3, 3, 3], byteCount: 432)
         #expect(throws: TensorIOError.self) { _ = try PackTensorPlan.quantized(source: info, encoding: .q8_0, rule: "", encoder: RawCopyEncoder()) }

@@ -46,7 +46,7 @@ struct PackQuantizerTests {
             #expect(record.rule == decision.provenance)
             let original = try source.tensor(named: decision.name).floats()
             let tensor = try pack.packTensor(named: decision.name)
-            let (rows, rowLength) = Dequantizer.rowView(of: record.shape)
+            let (rows, rowLength) = tensor.rowView
             var values = [Float](repeating: 0, count: rows * rowLength)
             if record.encoding == .int8Rowwise {
                 let scales = try #require(tensor.scaleTensor).data.copyBytes()

@@ -56,7 +56,7 @@ public enum PackExporter {
 
     /// Dequantizes a q8_0 / q4_0 / q4_k / int8_rowwise tensor through IFCore's `Dequantizer`.
     static func dequantize(_ tensor: PackTensor, path: String) throws(TensorIOError) -> [Float] {
-        let (rows, rowLength) = Dequantizer.rowView(of: tensor.stored.storageShape)
+        let (rows, rowLength) = tensor.rowView
         var result = [Float](repeating: 0, count: rows * rowLength)
         let scaleBytes: [UInt8]?
         if tensor.encoding == .int8Rowwise {

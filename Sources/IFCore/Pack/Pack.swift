@@ -25,6 +25,16 @@ public struct PackTensor: Sendable {
     public var encoding: PackEncoding { record.encoding }
     public var checksum: UInt32? { stored.checksum }
 
+    /// The [rows, rowLength] view to dequantize or use this tensor as a weight with; every reader
+    /// takes it from here. Quantized: the stored GGUF tensor's own 2-D shape, which is how its
+    /// bytes are laid out (the reader checks it is `PackStorage.rowView` of the logical shape, or
+    /// the [n, 1] of a 1-D int8_rowwise tensor from older writers, see docs/FORMAT.md). Plain: the
+    /// row view of the logical shape (the stored shape of a scalar or of more than 4 dimensions
+    /// differs, the elements do not).
+    public var rowView: (rows: Int, rowLength: Int) {
+        record.encoding.isQuantized ? PackStorage.rowView(of: stored.storageShape) : record.rowView
+    }
+
     /// A zero-copy view for plain tensors; nil for quantized encodings (dequantize those).
     public var view: TensorView? {
         guard record.encoding == .plain else { return nil }

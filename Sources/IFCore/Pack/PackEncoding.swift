@@ -82,10 +82,11 @@ public struct PackTensorPlan: Sendable {
         return PackTensorPlan(record: record, outputs: [output], encoder: encoder, notes: notes)
     }
 
-    /// A quantized plan: the 2-D [rows, cols] view of `info` stored as `encoding` (q8_0, q4_0,
-    /// q4_k: one tensor; int8_rowwise: the I8 weight, then its F32 per-row scales). The encoder
-    /// must stream the data tensor's bytes first, then the scales. Throws when the row length is
-    /// not a whole number of blocks.
+    /// A quantized plan: the 2-D [rows, cols] view of `info` (`PackStorage.rowView`; a 1-D tensor
+    /// is one row) stored as `encoding` (q8_0, q4_0, q4_k: one tensor; int8_rowwise: the I8
+    /// weight, then its F32 scales, one per row). The encoder must stream the data tensor's bytes
+    /// first, then the scales. Throws when the row length is not a whole number of blocks.
+    /// The only place quantized records and outputs are built, so writers cannot diverge.
     public static func quantized(
         source info: TensorInfo, encoding: PackEncoding, rule: String, encoder: any PackTensorEncoder, notes: [String] = []
     ) throws(TensorIOError) -> PackTensorPlan {
@@ -98,7 +99,7 @@ public struct PackTensorPlan: Sendable {
         default: .i8
         }
         guard storage[1] % type.blockSize == 0 else {
-            throw .unsupported(path: info.name, message: "tensor '\(info.name)': rows of \(storage[1]) elements are not a whole number of \(type.name) blocks of \(type.blockSize)")
+            throw .unsupported(path: info.name, message: "tensor '\(info.name)' (\(PackStorage.rowViewDescription(of: info.shape))): rows of \(storage[1]) elements are not a whole number of \(type.name) blocks of \(type.blockSize)")
         }
         var record = PackRecord(originalName: info.name, shape: info.shape, dtype: .f32, sourceDType: info.dtype, encoding: encoding, rule: rule)
         var outputs = [GGUFTensorDeclaration(name: record.ggufName, type: type, shape: storage)]

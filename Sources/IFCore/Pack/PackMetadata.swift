@@ -191,6 +191,17 @@ struct PackMetadataParser {
         guard let elements = CheckedMath.product(record.shape), elements == info.elementCount else {
             throw fail("tensor '\(name)': shape \(record.shape) does not match GGUF tensor '\(info.name)' \(info.shape)")
         }
+        if record.encoding.isQuantized {
+            // Readers take the row view from the stored shape (`PackTensor.rowView`), so it must be
+            // the one quantization used: the canonical view, or the [n, 1] (n rows of one, n scales)
+            // that `PackTensorPlan.quantized` gave a 1-D int8_rowwise tensor before the row view was
+            // unified (docs/FORMAT.md).
+            let canonical = PackStorage.storageShape(for: record.shape, encoding: record.encoding)
+            let legacy = record.encoding == .int8Rowwise && record.shape.count == 1 && info.shape == [record.shape[0], 1]
+            guard info.shape == canonical || legacy else {
+                throw fail("tensor '\(name)': \(record.encoding.rawValue) GGUF tensor '\(info.name)' is stored as \(info.shape), expected the row view \(canonical) of shape \(record.shape)")
+            }
+        }
         switch record.encoding {
         case .plain:
             guard PackStorage.ggmlType(holding: record.dtype) == info.type else {

@@ -19,8 +19,8 @@ public struct PackRecord: Sendable, Equatable {
     public var originalName: String
     /// The GGUF tensor holding the data (`PackNaming.ggufName(for: originalName)`).
     public var ggufName: String
-    /// Logical shape in PyTorch order. For quantized encodings the GGUF tensor is the 2-D view
-    /// [shape[0], product(rest)].
+    /// Logical shape in PyTorch order. For quantized encodings the GGUF tensor is the 2-D row view
+    /// (`PackStorage.rowView`).
     public var shape: [Int]
     /// For `.plain`: the element type of the stored bytes (which may be narrower in GGML terms:
     /// BOOL/U8/F8 are stored in GGUF I8 tensors, U16/U32/U64 in I16/I32/I64). For quantized
@@ -49,6 +49,9 @@ public struct PackRecord: Sendable, Equatable {
     }
 
     public var elementCount: Int { shape.reduce(1, *) }
+
+    /// The [rows, rowLength] view quantized storage uses for this shape (`PackStorage.rowView`).
+    public var rowView: (rows: Int, rowLength: Int) { PackStorage.rowView(of: shape) }
 }
 
 /// Storage mapping between DType and GGMLType for plain tensors.
@@ -82,13 +85,29 @@ public enum PackStorage {
         }
     }
 
+    /// The one row view of a logical shape that quantization, quantized storage and every reader
+    /// share: the first dimension by the product of the rest ([out, in, kh, kw] -> out rows of
+    /// in*kh*kw), a 1-D tensor of n as ONE row of n, a scalar as one row of one. A 1-D tensor is
+    /// one row (not n rows of one) so that q8_0/q4 blocks run along it (ggml needs ne[0] to be a
+    /// whole number of blocks) and int8_rowwise gives it one scale, as for any other row.
+    public static func rowView(of shape: [Int]) -> (rows: Int, rowLength: Int) {
+        if shape.isEmpty { return (1, 1) }
+        if shape.count == 1 { return (1, shape[0]) }
+        return (shape[0], shape.dropFirst().reduce(1, *))
+    }
+
+    /// How messages name the row view: "shape [192, 192, 3, 3] as [out, in*...]", "shape [7]: one row".
+    public static func rowViewDescription(of shape: [Int]) -> String {
+        shape.count < 2 ? "shape \(shape): one row" : "shape \(shape) as [out, in*...]"
+    }
+
     /// GGUF storage shape (PyTorch order) for a record: the logical shape for plain tensors (a
-    /// scalar as [1]; more than 4 dimensions merged into the leading one), the 2-D [rows, cols]
-    /// view for quantized ones.
+    /// scalar as [1]; more than 4 dimensions merged into the leading one), the 2-D `rowView`
+    /// [rows, rowLength] for quantized ones ([n] -> [1, n], [] -> [1, 1]).
     public static func storageShape(for shape: [Int], encoding: PackEncoding) -> [Int] {
         if encoding.isQuantized {
-            guard let rows = shape.first else { return [1] }
-            return [rows, shape.dropFirst().reduce(1, *)]
+            let (rows, rowLength) = rowView(of: shape)
+            return [rows, rowLength]
         }
         if shape.isEmpty { return [1] }
         if shape.count > GGUFLimits.maxDimensions {

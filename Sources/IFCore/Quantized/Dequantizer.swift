@@ -1,6 +1,7 @@
 /// Turns rows of any tensor type a pack holds back into Float, a few rows at a time, so the runner
-/// never needs an fp32 copy of a whole model. A tensor is viewed as [rows, rowLength] (its first
-/// dimension by the product of the others); quantized blocks run along each row.
+/// never needs an fp32 copy of a whole model. A tensor is viewed as [rows, rowLength]
+/// (`PackStorage.rowView`, or `PackTensor.rowView` for a pack tensor); quantized blocks run along
+/// each row.
 ///
 /// Every entry point checks its ranges and throws `TensorIOError.malformed` instead of reading out
 /// of bounds. The `...Reference` variants are plain scalar code that defines the meaning; the default
@@ -86,7 +87,7 @@ public enum Dequantizer {
 
     /// A whole tensor as Float (tests, small tensors, export).
     public static func floats(of bytes: UnsafeRawBufferPointer, type: GGMLType, shape: [Int], tensorName: String = "") throws(TensorIOError) -> [Float] {
-        let (rows, rowLength) = rowView(of: shape)
+        let (rows, rowLength) = PackStorage.rowView(of: shape)
         var result = [Float](repeating: 0, count: rows * rowLength)
         var failure: TensorIOError?
         result.withUnsafeMutableBufferPointer { out in
@@ -96,14 +97,6 @@ public enum Dequantizer {
         }
         if let failure { throw failure }
         return result
-    }
-
-    /// [rows, rowLength] view of a PyTorch-order shape: the first dimension by the product of the
-    /// rest (a scalar or 1-D tensor is one row).
-    public static func rowView(of shape: [Int]) -> (rows: Int, rowLength: Int) {
-        if shape.isEmpty { return (1, 1) }
-        if shape.count == 1 { return (1, shape[0]) }
-        return (shape[0], shape.dropFirst().reduce(1, *))
     }
 
     private static func checkRows(

@@ -57,7 +57,7 @@ public struct PackWeightStore: WeightStore {
     }
 
     static func decoder(for tensor: PackTensor, path: String) throws -> any WeightRowDecoder {
-        let (rows, rowLength) = Dequantizer.rowView(of: tensor.shape)
+        let (rows, rowLength) = tensor.rowView
         switch tensor.encoding {
         case .plain:
             throw RunnerError.badTensor(name: tensor.originalName, message: "plain \(tensor.record.dtype.rawValue) tensor is not a float weight")
