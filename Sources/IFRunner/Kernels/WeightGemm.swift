@@ -21,10 +21,12 @@ enum WeightGemm {
     /// The kernels this CPU runs (tests check each).
     static var supported: [Kernel] { Kernel.allCases.filter { $0.rawValue <= (best?.rawValue ?? 0) } }
 
-    /// Up to this many input rows, fp32 weights also go here rather than to OpenBLAS, which runs
-    /// such short products on one thread (T5-XXL width, 154 rows: 143 ms on 2 threads vs 148 ms
-    /// on 1, where this kernel splits the weight rows over both cores).
-    static let smallBatchRows = 256
+    /// `LinearWeight` sends products of at most this many input rows here (T5's 2 x 77 tokens), more
+    /// to OpenBLAS. Measured on 2 threads (GFLOP/s, ours fp16 vs OpenBLAS fp32): m 154, k 4096, n 10240:
+    /// 189 vs 135 (OpenBLAS keeps such short products on one thread); m 256 k 4096 n 4096: 93 vs 107;
+    /// UNet convolutions (m 8192, k 1728, n 192): 50 vs 112, where this kernel re-reads X per weight
+    /// block and OpenBLAS's blocking for tall products wins even after widening the weight.
+    static let smallBatchRows = 192
 
     /// `output[rows, n] = input[rows, k] * Wᵀ` for `weights` pointing at `n` rows of `k` elements
     /// of `dtype` (F16, BF16 or F32), with `kernel` (one of `supported`), on

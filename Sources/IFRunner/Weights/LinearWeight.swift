@@ -51,11 +51,12 @@ public func prefaultPages(of slice: ByteSlice) {
     }
 }
 
-/// `y = x W^T (+ b)` for a weight `W [out, in]` of any stored type. Where the CPU has AVX2 or
-/// AVX-512, f16/bf16 weights (and f32 ones for short inputs) go to `WeightGemm`, which widens them
-/// block by block inside its own kernel; f32 weights otherwise go to `cblas_sgemm` in place; the
-/// rest (quantized types, other CPUs) are decoded one tile of output rows at a time into a bounded
-/// fp32 scratch, then multiplied with `cblas_sgemm`. Conv weights `[out, in, kh, kw]` use the
+/// `y = x W^T (+ b)` for a weight `W [out, in]` of any stored type. Short inputs (at most
+/// `WeightGemm.smallBatchRows` rows: T5's tokens) with dense weights (F16/BF16/F32) go to
+/// `WeightGemm` where the CPU has AVX2 or AVX-512: it widens the weight block by block inside its
+/// own kernel. Otherwise f32 weights go to `cblas_sgemm` in place, and the rest (f16/bf16 for tall
+/// inputs such as UNet convolutions, quantized types, other CPUs) are decoded one tile of output rows
+/// at a time into a bounded fp32 scratch, then multiplied with `cblas_sgemm`. Conv weights `[out, in, kh, kw]` use the
 /// same type viewed as `[out, in*kh*kw]` (im2col on the caller's side).
 public final class LinearWeight: Sendable {
     public let decoder: any WeightRowDecoder
@@ -105,7 +106,7 @@ public final class LinearWeight: Sendable {
                 WeightGemm.multiply(input, rows: rows, k: inCount, weights: weights, dtype: dtype, n: outCount, output: output)
             }
         }
-        let usedInPlace = rows <= WeightGemm.smallBatchRows ? direct() || sgemmInPlace() : sgemmInPlace() || direct()
+        let usedInPlace = rows <= WeightGemm.smallBatchRows ? direct() || sgemmInPlace() : sgemmInPlace()
         if !usedInPlace {
             let tileRows = Self.tileRows(out: outCount, in: inCount, budget: tileBudget)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * inCount)
