@@ -14,22 +14,6 @@ import SafetensorsReader
 /// Expected bytes and values are computed here from the scheme definitions, not through the code
 /// under test's row view.
 @Suite struct OneDimensionalQuantTests {
-    /// An in-memory tensor source.
-    struct Source: TensorSource {
-        var views: [TensorView]
-        var formatName: String { "memory" }
-        var filePaths: [String] { [] }
-        var tensorNames: [String] { views.map(\.name) }
-        var metadata: [String: String] { [:] }
-        func info(named name: String) throws(TensorIOError) -> TensorInfo {
-            let view = try tensor(named: name)
-            return TensorInfo(name: name, dtype: view.dtype, shape: view.shape, byteCount: view.byteCount)
-        }
-        func tensor(named name: String) throws(TensorIOError) -> TensorView {
-            guard let view = views.first(where: { $0.name == name }) else { throw .missingTensor(path: "memory", name: name) }
-            return view
-        }
-    }
 
     /// Values with a different magnitude in every 32-block, so one scale per row and one per element
     /// (the old [n, 1] view) give different bytes.
@@ -57,7 +41,7 @@ import SafetensorsReader
             ("vec.weight", vector, [256]), ("lin.bias", bias, [64]), ("odd.weight", odd, [7]),
             ("scalar", scalar, []), ("lin.weight", linear, [64, 32]),
         ].map { TensorView(name: $0.0, dtype: .f32, shape: $0.2, data: ByteSlice(bytes: bytes($0.1))) }
-        let source = Source(views: views)
+        let source = InMemoryTensorSource(views)
         let policy = FloatCastPolicy(target: nil)
         let plans = try source.tensorNames.map { try policy.plan(for: try source.info(named: $0), component: "unet") }
         let path = folder + "/float.gguf"
@@ -242,7 +226,7 @@ import SafetensorsReader
             outputs: [GGUFTensorDeclaration(name: record.ggufName, type: .i8, shape: [4, 1]),
                       GGUFTensorDeclaration(name: record.scaleGGUFName!, type: .f32, shape: [4])],
             encoder: Prebuilt(bytes: q.map { UInt8(bitPattern: $0) } + Self.bytes(scales)))
-        let source = Source(views: [TensorView(name: "norm.weight", dtype: .f32, shape: [4], data: ByteSlice(bytes: [UInt8](repeating: 0, count: 16)))])
+        let source = InMemoryTensorSource([TensorView(name: "norm.weight", dtype: .f32, shape: [4], data: ByteSlice(bytes: [UInt8](repeating: 0, count: 16)))])
         let path = folder + "/legacy.gguf"
         _ = try PackWriter.write(PackPlan(outputPath: path, component: "unet", tensors: [tensorPlan], attachments: PackAttachments(component: "unet"),
                                           sourceFiles: [], sourceFileLocations: [], requestedType: "int8", name: "unet"),

@@ -2,28 +2,10 @@ import Foundation
 import Testing
 @testable import IFCore
 
-/// Tensors held in memory under arbitrary names: a checkpoint for tests of the original layout.
-struct InMemoryTensorSource: TensorSource {
-    var formatName: String { "memory" }
-    var filePaths: [String] { ["memory"] }
-    var tensorNames: [String]
-    var metadata: [String: String] { [:] }
-    var tensors: [String: TensorView]
-
-    init(_ views: [TensorView]) {
-        tensorNames = views.map(\.name)
-        tensors = Dictionary(uniqueKeysWithValues: views.map { ($0.name, $0) })
-    }
-
-    func info(named name: String) throws(TensorIOError) -> TensorInfo {
-        guard let view = tensors[name] else { throw .missingTensor(path: "memory", name: name) }
-        return TensorInfo(name: name, dtype: view.dtype, shape: view.shape, byteCount: view.byteCount)
-    }
-
-    func tensor(named name: String) throws(TensorIOError) -> TensorView {
-        guard let view = tensors[name] else { throw .missingTensor(path: "memory", name: name) }
-        return view
-    }
+/// Checkpoints for tests of the original layout are `InMemoryTensorSource`s (MappedTensors) that
+/// report one file, "memory".
+extension InMemoryTensorSource {
+    init(_ views: [TensorView]) { self.init(views, filePaths: ["memory"]) }
 
     /// An F32 tensor whose element i is `base + i`.
     static func counting(_ name: String, shape: [Int], base: Float = 0) -> TensorView {

@@ -10,25 +10,7 @@ func makePackTestFolder(_ label: String = "pack") -> String {
 }
 
 /// An in-memory tensor source for pipeline tests.
-struct MemorySource: TensorSource {
-    var views: [TensorView]
-    var formatName: String { "memory" }
-    var filePaths: [String] { [] }
-    var tensorNames: [String] { views.map(\.name) }
-    var metadata: [String: String] { [:] }
-
-    init(_ views: [TensorView]) { self.views = views }
-
-    func info(named name: String) throws(TensorIOError) -> TensorInfo {
-        let view = try tensor(named: name)
-        return TensorInfo(name: name, dtype: view.dtype, shape: view.shape, byteCount: view.byteCount)
-    }
-
-    func tensor(named name: String) throws(TensorIOError) -> TensorView {
-        guard let view = views.first(where: { $0.name == name }) else { throw .missingTensor(path: "memory", name: name) }
-        return view
-    }
-}
+typealias MemorySource = InMemoryTensorSource
 
 /// Deterministic pseudo-random bytes (xorshift), so tests need no fixtures for raw data.
 func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {

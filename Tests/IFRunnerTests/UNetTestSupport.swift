@@ -51,13 +51,9 @@ func unetRandomFloats(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
 }
 
 /// Tensors held in memory (f32 or f16), served as a TensorSource for building small layers.
-struct UNetInMemorySource: TensorSource {
-    var tensors: [String: TensorView] = [:]
-    var formatName: String { "memory" }
-    var filePaths: [String] { ["memory"] }
-    var tensorNames: [String] { Array(tensors.keys).sorted() }
-    var metadata: [String: String] { [:] }
+typealias UNetInMemorySource = InMemoryTensorSource
 
+extension InMemoryTensorSource {
     mutating func add(_ name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
         var bytes: [UInt8] = []
         for v in values {
@@ -67,16 +63,6 @@ struct UNetInMemorySource: TensorSource {
                 withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
             }
         }
-        tensors[name] = TensorView(name: name, dtype: dtype, shape: shape, data: ByteSlice(bytes: bytes))
-    }
-
-    func info(named name: String) throws(TensorIOError) -> TensorInfo {
-        guard let t = tensors[name] else { throw .missingTensor(path: "memory", name: name) }
-        return TensorInfo(name: name, dtype: t.dtype, shape: t.shape, byteCount: t.byteCount)
-    }
-
-    func tensor(named name: String) throws(TensorIOError) -> TensorView {
-        guard let t = tensors[name] else { throw .missingTensor(path: "memory", name: name) }
-        return t
+        add(TensorView(name: name, dtype: dtype, shape: shape, data: ByteSlice(bytes: bytes)))
     }
 }
