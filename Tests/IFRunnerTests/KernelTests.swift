@@ -15,9 +15,13 @@ enum KernelTolerance {
 
 @Suite("Kernels vs reference")
 struct KernelTests {
-    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
-    func sgemmMatchesReference(transposeA: Bool, transposeB: Bool) {
-        let m = 7, n = 13, k = 300
+    /// Small products (one call) and ones above `parallelMultiplyThreshold`, split over threads
+    /// by rows (m >= n) or by columns, for every transpose combination.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)], [(7, 13, 300), (301, 37, 400), (29, 333, 500)])
+    func sgemmMatchesReference(transposes: (Bool, Bool), shape: (Int, Int, Int)) {
+        let (transposeA, transposeB) = transposes
+        let (m, n, k) = shape
+        if m > 100 || n > 100 { #expect(m * n * k >= Kernels.parallelMultiplyThreshold) }
         let lda = (transposeA ? m : k) + 3, ldb = (transposeB ? k : n) + 2, ldc = n + 5
         let a = randomFloats((transposeA ? k : m) * lda, seed: 1)
         let b = randomFloats((transposeB ? n : k) * ldb, seed: 2)
@@ -85,6 +89,22 @@ struct KernelTests {
             #expect(abs(sum - 1) < 1e-5)
         }
         if columns > 1 { #expect(fast[0] == 0) }
+    }
+
+    /// The vector erf behind `geluExact`: within 5e-7 of libm's double erf on [-6, 6] (A&S 7.1.26's
+    /// 1.5e-7 plus float rounding), ±1 at ±inf, NaN kept.
+    @Test func vectorErfMatchesLibm() {
+        var worst = 0.0
+        for start in stride(from: -6.0, to: 6.0, by: 0.016) {
+            let x = SIMD16<Float>((0..<16).map { Float(start + Double($0) * 0.001) })
+            let y = Kernels.vectorErf(x)
+            for lane in 0..<16 { worst = max(worst, abs(Double(y[lane]) - erf(Double(x[lane])))) }
+        }
+        #expect(worst <= 5e-7, "max abs error \(worst)")
+        var special = SIMD16<Float>(repeating: 0.5)
+        special[0] = .infinity; special[1] = -.infinity; special[2] = .nan; special[3] = -0.0
+        let y = Kernels.vectorErf(special)
+        #expect(y[0] == 1 && y[1] == -1 && y[2].isNaN && y[3] == 0)
     }
 
     @Test func geluMatchesReference() {

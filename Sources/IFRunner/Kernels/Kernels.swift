@@ -32,9 +32,27 @@ public enum Kernels {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        let call = { (rows: Range<Int>, columns: Range<Int>) in
+            // op(A) rows and C rows; op(B) columns and C columns (offsets as stored).
+            let aPart = transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bPart = transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        blasint(rows.count), blasint(columns.count), blasint(k), alpha, aPart, blasint(lda), bPart, blasint(ldb),
+                        beta, c + rows.lowerBound * ldc + columns.lowerBound, blasint(ldc))
+        }
+        let threads = threadCount
+        guard threads > 1, m * n * k >= parallelMultiplyThreshold else { return call(0..<m, 0..<n) }
+        // Split the longer side of C into one part per thread, each a single-threaded OpenBLAS call.
+        if m >= n {
+            Parallel.forEachRange(m, chunks: threads) { call($0, 0..<n) }
+        } else {
+            Parallel.forEachRange(n, chunks: threads) { call(0..<m, $0) }
+        }
     }
+
+    /// Products with fewer multiply-adds run as one call on the calling thread (OpenBLAS's own
+    /// threshold for threading is 262,144; splitting small products costs more than it gains).
+    static let parallelMultiplyThreshold = 1 << 22
 
     /// `C[m, n] = A[m, k] * B[n, k]ᵀ` on the calling thread, for small products inside work that is
     /// parallel already (attention heads): `WeightGemm` where the CPU has it, else `sgemm`.
@@ -75,14 +93,16 @@ public enum Kernels {
         unsetenv("OPENBLAS_CORETYPE")
     }()
 
-    /// Threads OpenBLAS uses for one sgemm (benchmarks pin it to compare with torch).
-    public static var blasThreadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-    }
-
-    public static func setBLASThreadCount(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
-    }
+    /// Threads for one product: the count OpenBLAS starts with (OPENBLAS_NUM_THREADS, else
+    /// OMP_NUM_THREADS, else the cores; benchmarks pin it to compare with torch). The runner then
+    /// keeps OpenBLAS itself on one thread and splits products over its own threads (`sgemm`,
+    /// `WeightGemm`): OpenBLAS's idle workers spin in sched_yield for a while after every call,
+    /// which took 21 % of a UNet forward's CPU time, a core taken from the work between products.
+    public static let threadCount: Int = {
+        let count = max(1, Int(openblas_get_num_threads()))
+        openblas_set_num_threads(1)
+        return count
+    }()
 
     /// In-place softmax of each row of a `rows x columns` contiguous matrix, max-subtracted (as
     /// torch.softmax does in fp32). A row of all `-inf` becomes all NaN, as in torch.
@@ -91,13 +111,32 @@ public enum Kernels {
         guard columns > 0 else { return }
         for r in 0..<rows {
             let row = x + r * columns
-            var maximum = -Float.infinity
-            for j in 0..<columns where row[j] > maximum { maximum = row[j] }
-            var sum: Float = 0
+            var maximum = -Float.infinity, minimum = Float.infinity
             for j in 0..<columns {
+                if row[j] > maximum { maximum = row[j] }
+                if row[j] < minimum { minimum = row[j] }
+            }
+            var sum: Float = 0
+            var j = 0
+            // 16 lanes at a time with the vector exp (as in `geluTanh`; expf took 7 % of a UNet
+            // forward) when every exponent is within its range; rows with masked (-inf, float.min)
+            // or all -inf entries take libm's expf, so those give exactly 0 (and NaN) as in torch.
+            if minimum - maximum >= -87 {
+                let raw = UnsafeMutableRawPointer(row)
+                var lanes = SIMD16<Float>(repeating: 0)
+                while j + 16 <= columns {
+                    let e = vectorExp(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) - maximum)
+                    raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD16<Float>.self)
+                    lanes += e
+                    j += 16
+                }
+                sum = lanes.sum()
+            }
+            while j < columns {
                 let e = expf(row[j] - maximum)
                 row[j] = e
                 sum += e
+                j += 1
             }
             let inverse = 1 / sum
             for j in 0..<columns { row[j] *= inverse }
@@ -105,13 +144,41 @@ public enum Kernels {
     }
 
     /// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`: torch `nn.GELU()` (diffusers/IF "gelu").
+    /// 16 lanes at a time with `vectorErf` (libm's erff took 7 % of a UNet forward); erff for the tail.
     public static func geluExact(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let base = x.baseAddress else { return }
         let inverseSqrt2: Float = 0.70710678118654752440
-        for i in 0..<x.count {
+        let raw = UnsafeMutableRawPointer(base)
+        var i = 0
+        while i + 16 <= x.count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            raw.storeBytes(of: 0.5 * v * (1 + vectorErf(v * inverseSqrt2)), toByteOffset: i * 4, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < x.count {
             let v = base[i]
             base[i] = 0.5 * v * (1 + erff(v * inverseSqrt2))
+            i += 1
         }
+    }
+
+    /// erf per lane: Abramowitz & Stegun 7.1.26, `1 - (a1 t + ... + a5 t^5) e^(-x^2)` with
+    /// `t = 1 / (1 + p |x|)`, sign of x restored; absolute error <= 1.5e-7 (plus float rounding),
+    /// which in GELU is below a float ulp of `0.5 x` for |x| > 1 and far inside the 1e-5 verify bound.
+    /// ±inf give ±1; NaN stays NaN.
+    @inline(__always)
+    static func vectorErf(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self)
+        let sign = bits & 0x8000_0000
+        let magnitude = unsafeBitCast(bits & 0x7FFF_FFFF, to: SIMD16<Float>.self)
+        let t = 1 / (1 + 0.3275911 * magnitude)
+        var p = SIMD16<Float>(repeating: 1.061405429)
+        p = p * t - 1.453152027
+        p = p * t + 1.421413741
+        p = p * t - 0.284496736
+        p = p * t + 0.254829592
+        let y = 1 - p * t * vectorExp(-(magnitude * magnitude))
+        return unsafeBitCast(unsafeBitCast(y, to: SIMD16<UInt32>.self) | sign, to: SIMD16<Float>.self)
     }
 
     /// Tanh-approximated GELU exactly as transformers' `NewGELUActivation` ("gelu_new") writes it:

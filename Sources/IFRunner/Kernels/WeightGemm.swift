@@ -4,7 +4,7 @@ import MappedTensors
 
 /// `Y = X Wᵀ` straight from fp16/bf16/fp32 weight rows (CWeightGemm): the weight is widened one
 /// 12-row block at a time into a buffer the micro-kernel reads, instead of widened into fp32 tiles
-/// that `cblas_sgemm` then packs again. Weight rows are split over `Kernels.blasThreadCount`
+/// that `cblas_sgemm` then packs again. Weight rows are split over `Kernels.threadCount`
 /// threads (the count OpenBLAS uses, so both paths compare alike).
 enum WeightGemm {
     /// The instruction sets with a kernel (`CWG_AVX2`, `CWG_AVX512`).
@@ -30,12 +30,12 @@ enum WeightGemm {
 
     /// `output[rows, n] = input[rows, k] * Wᵀ` for `weights` pointing at `n` rows of `k` elements
     /// of `dtype` (F16, BF16 or F32), with `kernel` (one of `supported`), on
-    /// `Kernels.blasThreadCount` threads.
+    /// `Kernels.threadCount` threads.
     static func multiply(_ input: UnsafePointer<Float>, rows: Int, k: Int,
                          weights: UnsafeRawPointer, dtype: DType, n: Int,
                          output: UnsafeMutablePointer<Float>, kernel: Kernel? = best) {
         multiply(input, ldx: k, rows: rows, k: k, weights: weights, ldw: k, dtype: dtype, n: n,
-                 output: output, ldy: n, threads: max(1, Kernels.blasThreadCount), kernel: kernel)
+                 output: output, ldy: n, threads: max(1, Kernels.threadCount), kernel: kernel)
     }
 
     /// The same with explicit row strides (in elements) of X, W and Y and a thread count (1: on the
