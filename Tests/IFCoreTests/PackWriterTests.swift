@@ -175,7 +175,7 @@ struct PackWriterTests {
         let folder = makePackTestFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let sourcePath = folder + "/src.bin"
-        FileManager.default.createFile(atPath: sourcePath, contents: Data("abc".utf8))
+        #expect(FileManager.default.createFile(atPath: sourcePath, contents: Data("abc".utf8)))
         let source = MemorySource([TensorView(name: "a", dtype: .f32, shape: [1], data: ByteSlice(bytes: floatBytes([1])))])
         let plan = PackPlan(outputPath: folder + "/p.gguf", component: "unet",
                             tensors: [try FloatCastPolicy(target: nil).plan(for: try source.info(named: "a"), component: "unet")],
@@ -197,8 +197,8 @@ struct PackWriterTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let recorded = String(repeating: "0f", count: 32)
         try FileManager.default.createDirectory(atPath: folder + "/.cache/huggingface/download", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: folder + "/hub.bin", contents: Data("abc".utf8))
-        FileManager.default.createFile(atPath: folder + "/own.bin", contents: Data("abc".utf8))
+        #expect(FileManager.default.createFile(atPath: folder + "/hub.bin", contents: Data("abc".utf8)))
+        #expect(FileManager.default.createFile(atPath: folder + "/own.bin", contents: Data("abc".utf8)))
         try "c0ffee\n\(recorded)\n\(Date().timeIntervalSince1970 + 5)\n".write(
             toFile: folder + "/.cache/huggingface/download/hub.bin.metadata", atomically: true, encoding: .utf8)
         let source = MemorySource([TensorView(name: "a", dtype: .f32, shape: [1], data: ByteSlice(bytes: floatBytes([1])))])
@@ -253,12 +253,12 @@ struct SourceHashingTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let digest = String(repeating: "ab", count: 32)
         try FileManager.default.createDirectory(atPath: folder + "/blobs", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: folder + "/blobs/" + digest, contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: folder + "/blobs/" + digest, contents: Data("x".utf8)))
         try FileManager.default.createSymbolicLink(atPath: folder + "/model.safetensors", withDestinationPath: "blobs/" + digest)
         #expect(KnownSourceDigest.lookup(folder + "/model.safetensors")?.digest == digest)
         #expect(KnownSourceDigest.lookup(folder + "/model.safetensors")?.origin == .hubCacheBlobName)
         #expect(KnownSourceDigest.lookup(folder + "/blobs/" + digest) == nil, "not through a symlink")
-        FileManager.default.createFile(atPath: folder + "/plain.bin", contents: Data("abc".utf8))
+        #expect(FileManager.default.createFile(atPath: folder + "/plain.bin", contents: Data("abc".utf8)))
         let hasher = StreamingSourceHasher(paths: [folder + "/model.safetensors", folder + "/plain.bin"])
         #expect(try hasher.finish() == [digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"])
     }
@@ -273,7 +273,7 @@ struct SourceHashingTests {
         try FileManager.default.createDirectory(atPath: records, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: folder + "/text_encoder", withIntermediateDirectories: true)
         let file = folder + "/text_encoder/model.safetensors"
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
         let now = Date().timeIntervalSince1970
         func record(_ etag: String, at time: Double) throws {
             try "0123456789abcdef0123456789abcdef01234567\n\(etag)\n\(time)\n".write(
