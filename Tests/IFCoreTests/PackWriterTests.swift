@@ -259,7 +259,9 @@ struct SourceHashingTests {
         #expect(KnownSourceDigest.lookup(folder + "/model.safetensors")?.origin == .hubCacheBlobName)
         #expect(KnownSourceDigest.lookup(folder + "/blobs/" + digest) == nil, "not through a symlink")
         #expect(FileManager.default.createFile(atPath: folder + "/plain.bin", contents: Data("abc".utf8)))
-        let hasher = StreamingSourceHasher(paths: [folder + "/model.safetensors", folder + "/plain.bin"])
+        let paths = [folder + "/model.safetensors", folder + "/plain.bin"]
+        let known = Dictionary(uniqueKeysWithValues: paths.compactMap { path in KnownSourceDigest.lookup(path).map { (path, $0.digest) } })
+        let hasher = StreamingSourceHasher(paths: paths, known: known)
         #expect(try hasher.finish() == [digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"])
     }
 

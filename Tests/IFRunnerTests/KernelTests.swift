@@ -220,6 +220,7 @@ struct LinearWeightTests {
                                             output: output.baseAddress!, kernel: kernel)
                     }
                 }
+                return true
             }
             #expect(used)
             #expect(maxScaledError(fast, slow) <= KernelTolerance.gemm, "\(kernel)")

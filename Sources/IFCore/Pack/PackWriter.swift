@@ -127,7 +127,9 @@ public enum PackWriter {
         }
         let layout = try plan.layout(hashPending: options.hashSources)
         let output = try AtomicFileWriter(destination: plan.outputPath, overwrite: options.overwrite)
-        let hasher = options.hashSources ? StreamingSourceHasher(paths: plan.sourceFileLocations) : nil
+        let known = Dictionary(zip(plan.sourceFileLocations, plan.sourceFiles).filter { $0.1.sha256Origin != nil }.map { ($0.0, $0.1.sha256) },
+                               uniquingKeysWith: { first, _ in first })
+        let hasher = options.hashSources ? StreamingSourceHasher(paths: plan.sourceFileLocations, known: known) : nil
 
         let writer = try GGUFStreamWriter(output: output, metadata: plan.metadata(hashPending: options.hashSources), tensors: plan.declarations)
         let sink = ChecksummingSink(writer: writer, byteCounts: layout.byteCounts)

@@ -28,7 +28,7 @@ final class StreamingSourceHasher: @unchecked Sendable {
     /// The hasher windows report to (set by `PackWriter` around a pack's conversion).
     @TaskLocal static var current: StreamingSourceHasher?
 
-    private var known: [String: String] = [:]
+    private let known: [String: String]
     /// Files found out of order are hashed whole by `SourceHasher` on this queue, started as soon
     /// as the disorder shows (not after the conversion), so hashing still overlaps the copy.
     private let fallbackQueue = DispatchQueue(label: "ifconvert.source-hash.fallback", qos: .userInitiated)
@@ -43,11 +43,12 @@ final class StreamingSourceHasher: @unchecked Sendable {
         }
     }
 
-    init(paths: [String]) {
+    /// `known`: digests already established by path (`KnownSourceDigest`, looked up once by the
+    /// caller); those files are not hashed and `finish` returns them as given.
+    init(paths: [String], known: [String: String] = [:]) {
         self.paths = paths
-        for path in paths {
-            if let known = KnownSourceDigest.lookup(path) { self.known[path] = known.digest } else { files[path] = FileState() }
-        }
+        self.known = known
+        for path in paths where known[path] == nil { files[path] = FileState() }
     }
 
     /// Starts hashing `raw` (bytes `range` of `mapping`) in the background. The caller must call

@@ -146,18 +146,23 @@ public enum Kernels {
     /// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`: torch `nn.GELU()` (diffusers/IF "gelu").
     /// 16 lanes at a time with `vectorErf` (libm's erff took 7 % of a UNet forward); erff for the tail.
     public static func geluExact(_ x: UnsafeMutableBufferPointer<Float>) {
-        guard let base = x.baseAddress else { return }
         let inverseSqrt2: Float = 0.70710678118654752440
+        mapInPlace(x, vector: { v in 0.5 * v * (1 + vectorErf(v * inverseSqrt2)) },
+                   scalar: { v in 0.5 * v * (1 + erff(v * inverseSqrt2)) })
+    }
+
+    /// `x[i] = f(x[i])`, 16 lanes at a time with `vector`, the tail with `scalar`.
+    @inline(__always)
+    static func mapInPlace(_ x: UnsafeMutableBufferPointer<Float>, vector: (SIMD16<Float>) -> SIMD16<Float>, scalar: (Float) -> Float) {
+        guard let base = x.baseAddress else { return }
         let raw = UnsafeMutableRawPointer(base)
         var i = 0
         while i + 16 <= x.count {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            raw.storeBytes(of: 0.5 * v * (1 + vectorErf(v * inverseSqrt2)), toByteOffset: i * 4, as: SIMD16<Float>.self)
+            raw.storeBytes(of: vector(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)), toByteOffset: i * 4, as: SIMD16<Float>.self)
             i += 16
         }
         while i < x.count {
-            let v = base[i]
-            base[i] = 0.5 * v * (1 + erff(v * inverseSqrt2))
+            base[i] = scalar(base[i])
             i += 1
         }
     }
@@ -184,25 +189,13 @@ public enum Kernels {
     /// Tanh-approximated GELU exactly as transformers' `NewGELUActivation` ("gelu_new") writes it:
     /// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
     public static func geluTanh(_ x: UnsafeMutableBufferPointer<Float>) {
-        guard let base = x.baseAddress else { return }
         let c: Float = 0.79788456080286535588  // sqrt(2/pi)
-        let raw = UnsafeMutableRawPointer(base)
-        var i = 0
-        // 16 lanes at a time: tanh(u) = 1 - 2 / (exp(2u) + 1) with a vector exp (absolute error of
-        // tanh ~1e-7, what libm's tanhf gives up to rounding); scalar tanhf for the tail.
-        while i + 16 <= x.count {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            let u = c * (v + 0.044715 * (v * v * v))
-            let e = vectorExp(2 * u)
-            let tanh = 1 - 2 / (e + 1)
-            raw.storeBytes(of: 0.5 * v * (1 + tanh), toByteOffset: i * 4, as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i < x.count {
-            let v = base[i]
-            base[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * (v * v * v))))
-            i += 1
-        }
+        // tanh(u) = 1 - 2 / (exp(2u) + 1) with a vector exp (absolute error of tanh ~1e-7, what
+        // libm's tanhf gives up to rounding); scalar tanhf for the tail.
+        mapInPlace(x, vector: { v in
+            let e = vectorExp(2 * (c * (v + 0.044715 * (v * v * v))))
+            return 0.5 * v * (1 + (1 - 2 / (e + 1)))
+        }, scalar: { v in 0.5 * v * (1 + tanhf(c * (v + 0.044715 * (v * v * v)))) })
     }
 
     /// e^x per lane (Cephes-style: x = n ln2 + r, degree-6 polynomial for e^r, 2^n from the exponent

@@ -10,20 +10,17 @@ public protocol WeightRowDecoder: Sendable {
     var storageLabel: String { get }
     /// Writes `rows` as fp32, row-major, `columnCount` floats per row, starting at `destination`.
     func decodeRows(_ rows: Range<Int>, into destination: UnsafeMutablePointer<Float>)
-    /// Runs `body` on the whole weight when it already is contiguous, aligned fp32 (no copy);
-    /// returns false (without calling `body`) otherwise.
-    func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool
-    /// Runs `body` on the whole weight when it is contiguous, aligned F16, BF16 or F32 rows that
-    /// `WeightGemm` reads in place; returns false (without calling `body`) otherwise.
-    func withDenseRows(_ body: (_ elements: UnsafeRawPointer, _ dtype: DType) -> Void) -> Bool
+    /// Runs `body` on the whole weight when it is contiguous, aligned F16, BF16 or F32 rows (read in
+    /// place, no copy) and returns what `body` returns (whether it used them); returns false
+    /// without calling `body` otherwise.
+    func withDenseRows(_ body: (_ elements: UnsafeRawPointer, _ dtype: DType) -> Bool) -> Bool
     /// Brings the stored bytes into memory now (page faults of a file mapping happen at load time,
     /// not in the first computation).
     func prefault()
 }
 
 extension WeightRowDecoder {
-    public func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool { false }
-    public func withDenseRows(_ body: (_ elements: UnsafeRawPointer, _ dtype: DType) -> Void) -> Bool { false }
+    public func withDenseRows(_ body: (_ elements: UnsafeRawPointer, _ dtype: DType) -> Bool) -> Bool { false }
     public func prefault() {}
 }
 
@@ -96,14 +93,17 @@ public final class LinearWeight: Sendable {
         guard rows > 0, outCount > 0 else { return }
         let decoder = self.decoder, useDirectKernel = self.useDirectKernel
         let sgemmInPlace = {
-            decoder.withContiguousFloats { weights in
+            decoder.withDenseRows { weights, dtype in
+                guard dtype == .f32 else { return false }
                 Kernels.sgemm(transposeA: false, transposeB: true, m: rows, n: outCount, k: inCount,
-                              a: input, lda: inCount, b: weights, ldb: inCount, c: output, ldc: outCount)
+                              a: input, lda: inCount, b: weights.assumingMemoryBound(to: Float.self), ldb: inCount, c: output, ldc: outCount)
+                return true
             }
         }
         let direct = {
             useDirectKernel && WeightGemm.isAvailable && decoder.withDenseRows { weights, dtype in
                 WeightGemm.multiply(input, rows: rows, k: inCount, weights: weights, dtype: dtype, n: outCount, output: output)
+                return true
             }
         }
         let usedInPlace = rows <= WeightGemm.smallBatchRows ? direct() || sgemmInPlace() : sgemmInPlace()
@@ -191,22 +191,11 @@ public struct DenseRowDecoder: WeightRowDecoder {
         }
     }
 
-    public func withContiguousFloats(_ body: (UnsafePointer<Float>) -> Void) -> Bool {
-        guard view.dtype == .f32 else { return false }
-        return view.data.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return false }
-            // SAFETY: aligned, read-only, lives as long as `view` (held by self) for the call.
-            body(base.assumingMemoryBound(to: Float.self))
-            return true
-        }
-    }
-
-    public func withDenseRows(_ body: (_ elements: UnsafeRawPointer, _ dtype: DType) -> Void) -> Bool {
+    public func withDenseRows(_ body: (_ elements: UnsafeRawPointer, _ dtype: DType) -> Bool) -> Bool {
         view.data.withUnsafeBytes { raw in
             guard let base = raw.baseAddress, Int(bitPattern: base) % view.dtype.byteSize == 0 else { return false }
             // SAFETY: aligned, read-only, rowCount * columnCount elements (checked in init), alive for the call.
-            body(base, view.dtype)
-            return true
+            return body(base, view.dtype)
         }
     }
 
