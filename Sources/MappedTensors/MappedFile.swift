@@ -64,6 +64,22 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
     }
 
+    /// Maps the pages of `range` now, in `madvise(MADV_POPULATE_READ)` calls of at most 64 MiB
+    /// (Linux 5.14+), instead of one page fault per 64 KiB later; a no-op where unsupported.
+    public func populate(in range: Range<Int>) {
+        #if os(Linux)
+        guard let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var start = (range.lowerBound / page) * page
+        let end = min(byteCount, range.upperBound)
+        while start < end {
+            let length = min(64 << 20, end - start)
+            _ = madvise(UnsafeMutableRawPointer(mutating: base + start), length, 22 /* MADV_POPULATE_READ */)
+            start += length
+        }
+        #endif
+    }
+
     /// Asks the kernel to read `range` ahead (sequential scans).
     public func adviseSequential(in range: Range<Int>) {
         guard let base, !range.isEmpty else { return }

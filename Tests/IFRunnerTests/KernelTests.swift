@@ -46,28 +46,30 @@ struct KernelTests {
         for i in 0..<m { for j in n..<ldc { #expect(fast[i * ldc + j] == c0[i * ldc + j]) } }
     }
 
-    /// OpenBLAS 0.3.21 picks generic SSE3 kernels on CPUs it does not know; the runner re-selects.
-    /// The serial NT product (attention) with row strides wider than the rows, as heads use them.
-    @Test func serialNTProductHonoursStrides() {
+    /// `WeightGemm` with row strides wider than the rows (X, W and Y), on the calling thread.
+    @Test func weightGemmHonoursStrides() {
         let m = 77, n = 70, k = 64, lda = 200, ldb = 150, ldc = 90
         let a = randomFloats(m * lda, seed: 61), b = randomFloats(n * ldb, seed: 62)
-        var fast = [Float](repeating: .nan, count: m * ldc)
-        var slow = fast
+        var slow = [Float](repeating: .nan, count: m * ldc)
         Kernels.Reference.sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: &slow, ldc: ldc)
-        a.withUnsafeBufferPointer { ap in
-            b.withUnsafeBufferPointer { bp in
-                fast.withUnsafeMutableBufferPointer { cp in
-                    Kernels.sgemmSerialNT(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
-                                          c: cp.baseAddress!, ldc: ldc)
+        for kernel in WeightGemm.supported {
+            var fast = [Float](repeating: .nan, count: m * ldc)
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    fast.withUnsafeMutableBufferPointer { cp in
+                        WeightGemm.multiply(ap.baseAddress!, ldx: lda, rows: m, k: k, weights: UnsafeRawPointer(bp.baseAddress!), ldw: ldb,
+                                            dtype: .f32, n: n, output: cp.baseAddress!, ldy: ldc, threads: 1, kernel: kernel)
+                    }
                 }
             }
+            let written = (0..<m).flatMap { i in (0..<n).map { i * ldc + $0 } }
+            #expect(maxScaledError(written.map { fast[$0] }, written.map { slow[$0] }) <= KernelTolerance.gemm)
+            // Columns past n in each output row stay untouched.
+            #expect(fast[n].isNaN && fast[(m - 1) * ldc + n].isNaN)
         }
-        let written = (0..<m).flatMap { i in (0..<n).map { i * ldc + $0 } }
-        #expect(maxScaledError(written.map { fast[$0] }, written.map { slow[$0] }) <= KernelTolerance.gemm)
-        // Columns past n in each output row stay untouched.
-        #expect(fast[n].isNaN && fast[(m - 1) * ldc + n].isNaN)
     }
 
+    /// OpenBLAS 0.3.21 picks generic SSE3 kernels on CPUs it does not know; the runner re-selects.
     @Test func blasUsesVectorKernelsOnAVX2Machines() {
         let core = Kernels.blasCoreName
         if Kernels.cpuSupportsAVX2FMA && getenv("OPENBLAS_CORETYPE") == nil {

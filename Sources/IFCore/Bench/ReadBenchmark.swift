@@ -51,27 +51,10 @@ public enum ReadBenchmark {
         for name in source.tensorNames {
             let view = try source.tensor(named: name)
             total += view.byteCount
-            checksum &+= view.data.withUnsafeBytes { raw in
-                if populate { populateReadPages(raw) }
-                return wordSum(raw)
-            }
+            if populate, let file = view.data.storage as? MappedFile { file.populate(in: view.data.range) }
+            checksum &+= view.data.withUnsafeBytes { wordSum($0) }
         }
         return (total, checksum)
-    }
-
-    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-
-    private static func populateReadPages(_ raw: UnsafeRawBufferPointer) {
-        guard let base = raw.baseAddress, raw.count > 0 else { return }
-        // SAFETY: only advises the kernel about pages of this live mapping; nothing is dereferenced.
-        let start = UInt(bitPattern: base) & ~UInt(pageSize - 1)
-        let length = UInt(bitPattern: base) + UInt(raw.count) - start
-        let chunk = UInt(64 << 20)
-        var offset: UInt = 0
-        while offset < length {
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: start + offset), Int(min(chunk, length - offset)), 22 /* MADV_POPULATE_READ */)
-            offset += chunk
-        }
     }
 
     /// Wrapping sum of the little-endian 8-byte words (a trailing partial word zero-padded). Four

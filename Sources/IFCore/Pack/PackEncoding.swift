@@ -150,7 +150,7 @@ public enum SourceWindows {
             let hasher = StreamingSourceHasher.current
             data.slice(start..<end).withUnsafeBytes { raw in
                 if let mapped {
-                    populate(raw)
+                    mapped.populate(in: (data.range.lowerBound + start)..<(data.range.lowerBound + end))
                     hasher?.beginWindow(raw, mapping: mapped, range: (data.range.lowerBound + start)..<(data.range.lowerBound + end))
                 }
                 do throws(TensorIOError) { try body(raw) } catch { failure = error }
@@ -160,17 +160,5 @@ public enum SourceWindows {
             mapped?.releasePages(in: (data.range.lowerBound + start)..<(data.range.lowerBound + end))
             start = end
         }
-    }
-
-    /// Maps the window's pages in one `madvise(MADV_POPULATE_READ)` (Linux 5.14+) instead of one
-    /// page fault per 64 KiB; a no-op where unsupported.
-    static func populate(_ raw: UnsafeRawBufferPointer) {
-        #if os(Linux)
-        guard let base = raw.baseAddress, raw.count > 0 else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = Int(bitPattern: base) / page * page
-        let end = Int(bitPattern: base) + raw.count
-        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 22 /* MADV_POPULATE_READ */)
-        #endif
     }
 }

@@ -9,15 +9,14 @@ import Darwin
 enum SourceHasher {
     static let chunkByteCount = 8 << 20
 
-    /// SHA-256 hex of the file at `path`, or nil when cancelled.
-    static func hash(_ path: String, isCancelled: () -> Bool = { false }) throws(TensorIOError) -> String? {
+    /// SHA-256 hex of the file at `path`.
+    static func hash(_ path: String) throws(TensorIOError) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .io(path: path, message: "cannot open for hashing: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: chunkByteCount)
         while true {
-            if isCancelled() { return nil }
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }

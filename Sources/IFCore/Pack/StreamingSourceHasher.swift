@@ -34,7 +34,7 @@ final class StreamingSourceHasher: @unchecked Sendable {
     private let fallbackQueue = DispatchQueue(label: "ifconvert.source-hash.fallback", qos: .userInitiated)
     private let fallbackGroup = DispatchGroup()
     private let fallbackLock = NSLock()
-    private var fallbackDigests: [String: Result<String?, TensorIOError>] = [:]
+    private var fallbackDigests: [String: Result<String, TensorIOError>] = [:]
 
     private func startFallbackHash(_ path: String) {
         fallbackQueue.async(group: fallbackGroup) { [self] in
@@ -96,10 +96,7 @@ final class StreamingSourceHasher: @unchecked Sendable {
                 digests.append(Hex.string(state.hasher.finalize()))
             } else {
                 let started = fallbackLock.withLock { fallbackDigests[path] }
-                let digest: String?
-                if let started { digest = try started.get() } else { digest = try SourceHasher.hash(path) }
-                guard let digest else { throw .io(path: path, message: "hashing cancelled") }
-                digests.append(digest)
+                if let started { digests.append(try started.get()) } else { digests.append(try SourceHasher.hash(path)) }
             }
         }
         return digests

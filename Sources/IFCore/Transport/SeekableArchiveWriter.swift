@@ -98,8 +98,8 @@ public enum SeekableArchiveWriter {
     private static func compress(_ frame: PlannedFrame, from source: any ByteStorage, level: Int) -> Result<[UInt8], TransportError> {
         // Ask the kernel to read the frame's pages ahead instead of faulting them in one by one.
         (source as? MappedFile)?.adviseSequential(in: frame.range)
+        (source as? MappedFile)?.populate(in: frame.range)
         return source.withUnsafeBytes(in: frame.range) { raw in
-            if source is MappedFile { SourceWindows.populate(raw) }
             do throws(TransportError) {
                 guard frame.shuffled else { return .success(try ZstdCodec.compressFrame(raw, level: level)) }
                 var shuffled = [UInt8](repeating: 0, count: raw.count)

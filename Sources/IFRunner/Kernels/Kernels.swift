@@ -54,21 +54,6 @@ public enum Kernels {
     /// threshold for threading is 262,144; splitting small products costs more than it gains).
     static let parallelMultiplyThreshold = 1 << 22
 
-    /// `C[m, n] = A[m, k] * B[n, k]ᵀ` on the calling thread, for small products inside work that is
-    /// parallel already (attention heads): `WeightGemm` where the CPU has it, else `sgemm`.
-    /// (OpenBLAS would start its own threads for these, which then spin in sched_yield beside ours.)
-    public static func sgemmSerialNT(
-        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        if WeightGemm.isAvailable {
-            WeightGemm.multiply(a, ldx: lda, rows: m, k: k, weights: UnsafeRawPointer(b), ldw: ldb, dtype: .f32, n: n,
-                                output: c, ldy: ldc, threads: 1)
-        } else {
-            sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
-        }
-    }
-
     /// OpenBLAS's kernel family ("SkylakeX", "Haswell", ...) after `blasCoreSelection` ran.
     public static var blasCoreName: String {
         _ = blasCoreSelection

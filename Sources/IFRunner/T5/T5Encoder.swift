@@ -201,12 +201,11 @@ public final class T5Encoder: Sendable {
                         Parallel.forEach(batch * heads) { pair in
                             let b = pair / heads, h = pair % heads
                             var scores = [Float](repeating: 0, count: length * length)
-                            var valuesT = [Float](repeating: 0, count: dkv * length)  // this head's v, transposed
                             let offset = b * length * stride + h * dkv
-                            for t in 0..<length { for e in 0..<dkv { valuesT[e * length + t] = vp[offset + t * stride + e] } }
                             scores.withUnsafeMutableBufferPointer { s in
-                                Kernels.sgemmSerialNT(m: length, n: length, k: dkv, a: qp.baseAddress! + offset, lda: stride,
-                                                      b: kp.baseAddress! + offset, ldb: stride, c: s.baseAddress!, ldc: length)
+                                Kernels.sgemm(transposeA: false, transposeB: true, m: length, n: length, k: dkv,
+                                              a: qp.baseAddress! + offset, lda: stride, b: kp.baseAddress! + offset, ldb: stride,
+                                              c: s.baseAddress!, ldc: length)
                                 for i in 0..<length {
                                     for j in 0..<length {
                                         var value = s[i * length + j] + bias[(h * length + i) * length + j]
@@ -215,10 +214,9 @@ public final class T5Encoder: Sendable {
                                     }
                                 }
                                 Kernels.softmaxRows(s.baseAddress!, rows: length, columns: length)
-                                valuesT.withUnsafeBufferPointer { vt in
-                                    Kernels.sgemmSerialNT(m: length, n: dkv, k: length, a: s.baseAddress!, lda: length,
-                                                          b: vt.baseAddress!, ldb: length, c: out.value + offset, ldc: stride)
-                                }
+                                Kernels.sgemm(transposeA: false, transposeB: false, m: length, n: dkv, k: length,
+                                              a: s.baseAddress!, lda: length, b: vp.baseAddress! + offset, ldb: stride,
+                                              c: out.value + offset, ldc: stride)
                             }
                         }
                     }

@@ -14,7 +14,7 @@ enum UNetOps {
     static let im2colElementBudget = 1 << 24
 
     /// Two threads for memory-bound loops big enough to be worth it (the machines have 2 cores;
-    /// OpenBLAS owns the threads during GEMMs).
+    /// GEMMs split themselves over `Kernels.threadCount`).
     static func parallelChunks(_ count: Int, minimumChunk: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
         Parallel.forEachRange(count, chunks: count >= 2 * minimumChunk ? 2 : 1, body)
     }

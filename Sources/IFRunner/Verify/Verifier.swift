@@ -128,14 +128,15 @@ public enum Verifier {
         let runner = try runnerType.load(model: model, bundle: bundle)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         var runs: [(wall: Double, cpu: Double)] = []
-        var last: StageResult?
-        for _ in 0..<max(1, repeats) {
+        func timedRun() throws -> StageResult {
             let computeStart = Date(), cpuStart = ProcessMemory.cpuSeconds()
-            last = try runner.compute(bundle: bundle)
+            let result = try runner.compute(bundle: bundle)
             runs.append((Date().timeIntervalSince(computeStart), ProcessMemory.cpuSeconds() - cpuStart))
+            return result
         }
-        guard let result = last else { preconditionFailure("at least one run") }
-        let timed = runs.count > 1 ? Array(runs.dropFirst()) : runs
+        var result = try timedRun()
+        for _ in 1..<max(1, repeats) { result = try timedRun() }
+        let timed = runs.count > 1 ? runs.dropFirst() : runs[...]
         let computeSeconds = median(timed.map(\.wall))
         let computeCPUSeconds = median(timed.map(\.cpu))
 

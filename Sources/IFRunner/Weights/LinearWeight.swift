@@ -37,13 +37,10 @@ public func prefaultPages(of slice: ByteSlice) {
         defer { sinks.deallocate() }
         let sinkPointer = UncheckedSendable(sinks)
         let pageCount = (count + 4095) / 4096
-        let perChunk = (pageCount + 1) / 2
-        Parallel.forEach(2) { chunk in
+        Parallel.forEachRange(pageCount, chunks: 2) { pages in
             var sink: UInt8 = 0
-            for page in (chunk * perChunk)..<min(pageCount, (chunk + 1) * perChunk) {
-                sink &+= start.value.load(fromByteOffset: page * 4096, as: UInt8.self)
-            }
-            sinkPointer.value[chunk] = sink
+            for page in pages { sink &+= start.value.load(fromByteOffset: page * 4096, as: UInt8.self) }
+            sinkPointer.value[pages.lowerBound == 0 ? 0 : 1] = sink
         }
     }
 }
