@@ -39,34 +39,27 @@ public struct QuantizingEncoder: PackTensorEncoder {
     }
 
     public func encode(_ view: TensorView, plan: PackTensorPlan, into sink: any PackByteSink) throws(TensorIOError) -> PackEncodingStats {
-        let (rows, rowLength) = PackStorage.rowView(of: view.shape)
+        let rowLength = PackStorage.rowView(of: view.shape).rowLength
         let rowBytes = rowLength * view.dtype.byteSize
-        let windowRows = max(1, windowByteCount / max(1, rowBytes))
-        let mapped = view.data.storage as? MappedFile
         var stats = ErrorStats()
         var scales: [Float] = []
         var row = 0
-        while row < rows {
-            let count = min(windowRows, rows - row)
-            let window = view.data.slice((row * rowBytes)..<((row + count) * rowBytes))
-            var result: Result<QuantizedTensor, QuantError>!
-            window.withUnsafeBytes { raw in
-                do throws(QuantError) {
-                    result = .success(try TensorQuantizer.quantize(
-                        name: view.name, bytes: raw, dtype: view.dtype, shape: [count, rowLength], as: scheme,
-                        implementation: .fast(threads: threads), measureError: collector != nil, firstRowIndex: row))
-                } catch { result = .failure(error) }
-            }
+        // The shared window loop: read-ahead, page population, release, and the streaming
+        // source hasher see every window (a loop of its own left quantized bytes to be hashed
+        // again from the mapping, on the writing thread).
+        try SourceWindows.forEach(view.data, windowByteCount: windowByteCount, granularity: max(1, rowBytes)) { raw throws(TensorIOError) in
+            let count = raw.count / max(1, rowBytes)
             let quantized: QuantizedTensor
-            switch result! {
-            case .success(let value): quantized = value
-            case .failure(let error):
+            do throws(QuantError) {
+                quantized = try TensorQuantizer.quantize(
+                    name: view.name, bytes: raw, dtype: view.dtype, shape: [count, rowLength], as: scheme,
+                    implementation: .fast(threads: threads), measureError: collector != nil, firstRowIndex: row)
+            } catch {
                 throw .unsupported(path: view.data.storage.storageDescription, message: error.description)
             }
             try sink.write(bytes: quantized.data)
             if let rowScales = quantized.rowScales { scales += rowScales }
             if let error = quantized.error { stats.merge(error) }
-            mapped?.releasePages(in: window.range)
             row += count
         }
         if scheme == .int8 {
