@@ -22,14 +22,18 @@ public struct ImageComparison: Sendable, Codable {
     }
 
     /// Whether a tensor of this shape is an image output (`[B, 3, H, W]`).
+    /// diffusers' mapping of an image value in [-1, 1] to [0, 1]: `clamp(x / 2 + 0.5, 0, 1)`.
+    static func unitInterval(_ v: Float) -> Double { min(max(Double(v) / 2 + 0.5, 0), 1) }
+    /// ... and to an 8-bit pixel: `round(unitInterval(x) * 255)`.
+    static func pixelByte(_ v: Float) -> UInt8 { UInt8((unitInterval(v) * 255).rounded()) }
+
     public static func isImage(shape: [Int]) -> Bool { shape.count == 4 && shape[1] == 3 && shape[2] > 0 && shape[3] > 0 }
 
     /// Compares and, when `directory` is given, writes `<directory>/<file>.png`.
     public init(name: String, shape: [Int], reference: [Float], ours: [Float], directory: String?, file: String) throws {
         precondition(Self.isImage(shape: shape) && reference.count == ours.count && ours.count == shape.reduce(1, *))
         let (batch, height, width) = (shape[0], shape[2], shape[3])
-        func unit(_ v: Float) -> Double { min(max(Double(v) / 2 + 0.5, 0), 1) }
-        func byte(_ v: Float) -> UInt8 { UInt8((unit(v) * 255).rounded()) }
+        let unit = Self.unitInterval, byte = Self.pixelByte
         var squares = 0.0, squares8 = 0.0, maxDiff = 0.0
         for i in reference.indices {
             let d = unit(ours[i]) - unit(reference[i])

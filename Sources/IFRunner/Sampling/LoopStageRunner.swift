@@ -15,15 +15,9 @@ public struct LoopStageRunner: StageRunner {
     public static func load(model: StageModel, bundle: ReferenceBundle) throws -> LoopStageRunner {
         let stageII = try ReferenceBundleKind.detect(bundle) == .loopII
         let (unet, labels) = try UNetStageSupport.loadUNet(model: model)
-        let stored = try UNetStageSupport.schedulerConfig(model: model, folder: "scheduler")
-        let scheduler = try DDPMScheduler(config: stored ?? UNetStageSupport.defaultIFScheduler(stageII: stageII))
-        var noising: DDPMScheduler?
-        if stageII {
-            let storedNoising = try UNetStageSupport.schedulerConfig(model: model, folder: "image_noising_scheduler")
-            noising = try DDPMScheduler(config: storedNoising ?? UNetStageSupport.defaultImageNoisingScheduler())
-        }
-        return LoopStageRunner(unet: unet, scheduler: scheduler, imageNoisingScheduler: noising, storageLabels: labels,
-                               schedulerSource: stored == nil ? "IF defaults" : "scheduler_config.json")
+        let schedulers = try UNetStageSupport.schedulers(model: model, stageII: stageII)
+        return LoopStageRunner(unet: unet, scheduler: schedulers.sampling, imageNoisingScheduler: schedulers.noising, storageLabels: labels,
+                               schedulerSource: schedulers.fromFile ? "scheduler_config.json" : "IF defaults")
     }
 
     /// Loops amplify the UNet's rounding: guidance multiplies eps differences by up to (1 + 2s),

@@ -22,8 +22,6 @@ public enum TextToImage {
     public struct Result: Sendable {
         public let image: [Float]
         public let size: Int
-        public let stageISeconds: Double
-        public let stageIISeconds: Double?
     }
 
     public static func generate(
@@ -31,9 +29,7 @@ public enum TextToImage {
         progress: (String) -> Void = { _ in }
     ) throws -> Result {
         let tokenizer = try textEncoder.tokenizer()
-        let weights = try textEncoder.weights(for: .textEncoder)
-        let config = try textEncoder.configJSON(for: .textEncoder).map { try T5Config(configJSON: $0) }
-        let encoder = try T5Encoder(weights: weights, config: config)
+        let encoder = try T5Encoder.load(model: textEncoder).encoder
         let positive = try tokenizer.encode(o.prompt), negative = try tokenizer.encode(o.negativePrompt)
         let length = tokenizer.maxLength
         let text = try encoder.encode(inputIDs: negative.inputIDs + positive.inputIDs,
@@ -45,24 +41,18 @@ public enum TextToImage {
 
         var noise = NoiseSource(seed: o.seed)
         let (unetI, _) = try UNetStageSupport.loadUNet(model: stageI)
-        let schedulerI = try DDPMScheduler(config: try UNetStageSupport.schedulerConfig(model: stageI, folder: "scheduler")
-            ?? UNetStageSupport.defaultIFScheduler(stageII: false))
+        let schedulerI = try UNetStageSupport.schedulers(model: stageI, stageII: false).sampling
         let sizeI = unetI.config.sampleSize ?? 64
         var request = StageRequest(promptEmbeds: promptEmbeds, negativePromptEmbeds: negativeEmbeds, batch: 1, sequenceLength: length,
                                    height: sizeI, width: sizeI, guidanceScale: o.stageIGuidance, timesteps: nil, steps: o.stageISteps)
-        var start = Date()
         var image = try StageSampler.run(unet: unetI, scheduler: schedulerI, request: request, noise: &noise) { step in
             progress("stage I step \(step.index + 1)/\(o.stageISteps) (t = \(step.timestep))")
         }
-        let stageISeconds = Date().timeIntervalSince(start)
         unetI.releaseBuffers()
-        guard let stageII else { return Result(image: image, size: sizeI, stageISeconds: stageISeconds, stageIISeconds: nil) }
+        guard let stageII else { return Result(image: image, size: sizeI) }
 
         let (unetII, _) = try UNetStageSupport.loadUNet(model: stageII)
-        let schedulerII = try DDPMScheduler(config: try UNetStageSupport.schedulerConfig(model: stageII, folder: "scheduler")
-            ?? UNetStageSupport.defaultIFScheduler(stageII: true))
-        let noising = try DDPMScheduler(config: try UNetStageSupport.schedulerConfig(model: stageII, folder: "image_noising_scheduler")
-            ?? UNetStageSupport.defaultImageNoisingScheduler())
+        let schedulersII = try UNetStageSupport.schedulers(model: stageII, stageII: true)
         let sizeII = unetII.config.sampleSize ?? 256
         request = StageRequest(promptEmbeds: promptEmbeds, negativePromptEmbeds: negativeEmbeds, batch: 1, sequenceLength: length,
                                height: sizeII, width: sizeII, guidanceScale: o.stageIIGuidance, timesteps: nil, steps: o.stageIISteps)
@@ -71,11 +61,10 @@ public enum TextToImage {
         request.lowResWidth = sizeI
         request.noiseLevel = o.noiseLevel
         noise = NoiseSource(seed: o.seed &+ 1)
-        start = Date()
-        image = try StageSampler.run(unet: unetII, scheduler: schedulerII, imageNoisingScheduler: noising, request: request, noise: &noise) { step in
+        image = try StageSampler.run(unet: unetII, scheduler: schedulersII.sampling, imageNoisingScheduler: schedulersII.noising, request: request, noise: &noise) { step in
             progress("stage II step \(step.index + 1)/\(o.stageIISteps) (t = \(step.timestep))")
         }
-        return Result(image: image, size: sizeII, stageISeconds: stageISeconds, stageIISeconds: Date().timeIntervalSince(start))
+        return Result(image: image, size: sizeII)
     }
 
     /// Writes a `[1, 3, size, size]` image in [-1, 1] as an 8-bit RGB PNG (diffusers' mapping:
@@ -84,7 +73,7 @@ public enum TextToImage {
         let plane = size * size
         var rgb = [UInt8](repeating: 0, count: 3 * plane)
         for p in 0..<plane {
-            for c in 0..<3 { rgb[p * 3 + c] = UInt8((min(max(Double(image[c * plane + p]) / 2 + 0.5, 0), 1) * 255).rounded()) }
+            for c in 0..<3 { rgb[p * 3 + c] = ImageComparison.pixelByte(image[c * plane + p]) }
         }
         try PNGWriter.write(rgb: rgb, width: size, height: size, to: path)
     }

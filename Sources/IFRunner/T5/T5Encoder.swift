@@ -28,6 +28,13 @@ public final class T5Encoder: Sendable {
     }
 
     /// Loads (maps) every weight the encoder needs. `config` defaults to one inferred from shapes.
+    /// The text encoder of a pack, snapshot or component folder, with its config when it has one.
+    static func load(model: StageModel) throws -> (encoder: T5Encoder, weights: any WeightStore) {
+        let weights = try model.weights(for: .textEncoder)
+        let config = try model.configJSON(for: .textEncoder).map { try T5Config(configJSON: $0) }
+        return (try T5Encoder(weights: weights, config: config), weights)
+    }
+
     public init(weights: any WeightStore, config: T5Config? = nil) throws {
         let config = try config ?? T5Config.inferred(from: weights)
         let inferred = try T5Config.inferred(from: weights, base: config)

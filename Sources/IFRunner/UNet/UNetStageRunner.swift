@@ -39,6 +39,16 @@ enum UNetStageSupport {
         return (try IFUNet(config: config, weights: weights), labels)
     }
 
+    /// The stage's sampling scheduler and, for stage II, its image-noising scheduler: the configs
+    /// stored with the model, else IF's defaults (`fromFile` says which, for messages).
+    static func schedulers(model: StageModel, stageII: Bool) throws -> (sampling: DDPMScheduler, noising: DDPMScheduler?, fromFile: Bool) {
+        let stored = try schedulerConfig(model: model, folder: "scheduler")
+        let sampling = try DDPMScheduler(config: stored ?? defaultIFScheduler(stageII: stageII))
+        guard stageII else { return (sampling, nil, stored != nil) }
+        let noising = try DDPMScheduler(config: try schedulerConfig(model: model, folder: "image_noising_scheduler") ?? defaultImageNoisingScheduler())
+        return (sampling, noising, stored != nil)
+    }
+
     /// The scheduler config `name` ("scheduler", "image_noising_scheduler"): a snapshot's
     /// `<name>/scheduler_config.json` (next to a unet/ folder given alone), or the copy a UNet pack
     /// carries; nil when the model has none (single safetensors files).

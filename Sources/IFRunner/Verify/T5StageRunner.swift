@@ -7,9 +7,7 @@ public struct T5StageRunner: StageRunner {
     public let storageLabels: Set<String>
 
     public static func load(model: StageModel, bundle: ReferenceBundle) throws -> T5StageRunner {
-        let weights = try model.weights(for: .textEncoder)
-        let config = try model.configJSON(for: .textEncoder).map { try T5Config(configJSON: $0) }
-        let encoder = try T5Encoder(weights: weights, config: config)
+        let (encoder, weights) = try T5Encoder.load(model: model)
         encoder.prefetchWeights()  // page faults belong to load_seconds, as torch's reads do
         let labels = Set(weights.tensorNames.filter { $0.hasSuffix(".weight") && !$0.contains("layer_norm") && !$0.contains("relative_attention_bias") }
             .map { weights.storageLabel(of: $0) })
