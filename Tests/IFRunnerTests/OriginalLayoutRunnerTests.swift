@@ -60,20 +60,10 @@ struct OriginalLayoutRunnerTests {
                            readingAt: unetDir.appendingPathComponent("diffusion_pytorch_model.fp16.safetensors").path))),
         ]
         #expect(models[0].config == models[1].config)
-        let bundle = try SafetensorsFile(readingAt: root.appendingPathComponent("fixtures/reference/unet-II.safetensors").path)
-        let sample = try bundle.tensor(named: "in.sample")
-        let text = try bundle.tensor(named: "in.encoder_hidden_states")
-        let batch = sample.shape[0]
-        var timesteps = try bundle.tensor(named: "in.timestep").floats()
-        if timesteps.count == 1 { timesteps = Array(repeating: timesteps[0], count: batch) }
-        let labels = bundle.tensorNames.contains("in.class_labels") ? try bundle.tensor(named: "in.class_labels").floats() : nil
-        let outputs = try models.map { model in
-            try model.forward(sample: try sample.floats(), batch: batch, height: sample.shape[2], width: sample.shape[3],
-                              timesteps: timesteps, encoderHiddenStates: try text.floats(), sequenceLength: text.shape[1],
-                              classLabels: labels)
-        }
+        let runs = try models.map { try referenceForward($0) }
+        let outputs = runs.map(\.output)
         #expect(outputs[0] == outputs[1])
-        let expected = try bundle.tensor(named: "out.sample").floats()
+        let expected = runs[0].expected
         #expect(relativeL2(outputs[0], expected) <= 1e-5)
     }
 }
