@@ -54,7 +54,7 @@ public struct PackSourceFile: Sendable, Equatable {
     public var byteCount: Int
     /// Lower-case hex SHA-256 ("" when not hashed).
     public var sha256: String
-    /// Where `sha256` comes from (nil: to be computed while writing, or not at all).
+    /// Where `sha256` comes from (nil: to be computed while writing).
     public var sha256Origin: SourceDigestOrigin?
 
     public init(path: String, byteCount: Int, sha256: String, sha256Origin: SourceDigestOrigin? = nil) {
@@ -69,11 +69,11 @@ enum PackMetadataBuilder {
     /// A placeholder with the encoded size of a SHA-256 hex string.
     static let sha256Placeholder = String(repeating: "0", count: 64)
 
-    /// The full metadata of a pack. Checksums and (when `hashPending`) source hashes are
+    /// The full metadata of a pack. Checksums and the hashes of sources without a digest or origin are
     /// placeholders of final size; the writer patches them when the data is written.
     static func metadata(
         records: [PackRecord], tensorCount: Int, attachments: PackAttachments, sources: [PackSourceFile],
-        requestedType: String, name: String, hashPending: Bool = true
+        requestedType: String, name: String
     ) -> GGUFMetadata {
         var m = GGUFMetadata()
         m.set(PackKeys.architecture, .string(PackKeys.architectureValue))
@@ -95,9 +95,9 @@ enum PackMetadataBuilder {
         m.set(PackKeys.requestedType, .string(requestedType))
         m.set(PackKeys.sourceFiles, .array(.string(sources.map(\.path))))
         m.set(PackKeys.sourceByteCounts, .array(.uint64(sources.map { UInt64($0.byteCount) })))
-        m.set(PackKeys.sourceSHA256, .array(.string(sources.map { $0.sha256.isEmpty && hashPending ? sha256Placeholder : $0.sha256 })))
+        m.set(PackKeys.sourceSHA256, .array(.string(sources.map { $0.sha256.isEmpty && $0.sha256Origin == nil ? sha256Placeholder : $0.sha256 })))
         m.set(PackKeys.sourceSHA256Origins, .array(.string(sources.map {
-            ($0.sha256Origin ?? (hashPending ? .computed : SourceDigestOrigin.none)).rawValue
+            ($0.sha256Origin ?? .computed).rawValue
         })))
 
         m.set(PackKeys.tensorNames, .array(.string(records.map(\.originalName))))

@@ -29,14 +29,14 @@ public struct PackPlan: Sendable {
     public var records: [PackRecord] { tensors.map(\.record) }
     public var declarations: [GGUFTensorDeclaration] { tensors.flatMap(\.outputs) }
 
-    /// `hashPending`: source hashes will be patched in (else empty hashes are written as "").
-    public func metadata(hashPending: Bool = true) -> GGUFMetadata {
+    /// Sources without a digest or origin get a placeholder to be patched with the computed hash.
+    public func metadata() -> GGUFMetadata {
         PackMetadataBuilder.metadata(records: records, tensorCount: declarations.count, attachments: attachments,
-                                     sources: sourceFiles, requestedType: requestedType, name: name, hashPending: hashPending)
+                                     sources: sourceFiles, requestedType: requestedType, name: name)
     }
 
     /// Header and sizes, without writing anything (dry runs use it too).
-    public func layout(hashPending: Bool = true) throws(TensorIOError) -> GGUFLayout {
+    public func layout() throws(TensorIOError) -> GGUFLayout {
         var seen: [String: String] = [:]
         for plan in tensors {
             for output in plan.outputs {
@@ -46,7 +46,7 @@ public struct PackPlan: Sendable {
                 seen[output.name] = plan.record.originalName
             }
         }
-        return try GGUFLayout(metadata: metadata(hashPending: hashPending), tensors: declarations, path: outputPath)
+        return try GGUFLayout(metadata: metadata(), tensors: declarations, path: outputPath)
     }
 }
 
@@ -117,21 +117,24 @@ public enum PackWriter {
         _ plan: PackPlan, from source: any TensorSource, options: PackWriteOptions = PackWriteOptions(),
         progress: ((PackProgress) -> Void)? = nil
     ) throws(TensorIOError) -> PackWriteReport {
-        // Digests the hub recorded are taken as they are (also with hashing off: they cost nothing).
+        // Digests the hub recorded are taken as they are (also with hashing off: they cost nothing);
+        // the rest are computed while writing (origin nil until then) or, with hashing off, "none".
         var plan = plan
         for i in plan.sourceFiles.indices where plan.sourceFiles[i].sha256.isEmpty {
             if let known = KnownSourceDigest.lookup(plan.sourceFileLocations[i]) {
                 plan.sourceFiles[i].sha256 = known.digest
                 plan.sourceFiles[i].sha256Origin = known.origin
+            } else if !options.hashSources {
+                plan.sourceFiles[i].sha256Origin = SourceDigestOrigin.none
             }
         }
-        let layout = try plan.layout(hashPending: options.hashSources)
+        let layout = try plan.layout()
         let output = try AtomicFileWriter(destination: plan.outputPath, overwrite: options.overwrite)
         let known = Dictionary(zip(plan.sourceFileLocations, plan.sourceFiles).filter { $0.1.sha256Origin != nil }.map { ($0.0, $0.1.sha256) },
                                uniquingKeysWith: { first, _ in first })
         let hasher = options.hashSources ? StreamingSourceHasher(paths: plan.sourceFileLocations, known: known) : nil
 
-        let writer = try GGUFStreamWriter(output: output, metadata: plan.metadata(hashPending: options.hashSources), tensors: plan.declarations)
+        let writer = try GGUFStreamWriter(output: output, metadata: plan.metadata(), tensors: plan.declarations)
         let sink = ChecksummingSink(writer: writer, byteCounts: layout.byteCounts)
         let total = layout.byteCounts.reduce(0, +)
         sink.onProgress = { done, name in progress?(PackProgress(bytesDone: done, bytesTotal: total, tensorName: name)) }
@@ -152,7 +155,6 @@ public enum PackWriter {
             }
             try writer.patch(PackKeys.sourceSHA256, .array(.string(sources.map(\.sha256))))
         }
-        for i in sources.indices where sources[i].sha256Origin == nil { sources[i].sha256Origin = SourceDigestOrigin.none }
         try output.synchronize()
         try check(output.temporaryPath, against: plan, checksums: sink.checksums, verifyData: options.verifyAfterWrite)
         try output.commit()
